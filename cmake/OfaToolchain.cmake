@@ -19,8 +19,10 @@ endforeach()
 
 # Flags are global on purpose: a reused precompiled header is only valid when every target
 # compiles with the same macros, so nothing below adds per-target definitions.
-add_compile_options(-pthread -Wall -Wextra -Wno-unused-parameter -Winvalid-pch)
+add_compile_options(-fPIC -pthread -Wall -Wextra -Wno-unused-parameter -Winvalid-pch)
 add_link_options(-pthread)
+# The C API only: Open MPI's deprecated C++ bindings would need libmpi_cxx (global so the PCH fits).
+add_compile_definitions(OMPI_SKIP_MPICXX=1 MPICH_SKIP_MPICXX=1)
 
 # ofa_pch: a tiny object library that owns the precompiled torch header; module targets call
 # ofa_use_pch(target) to reuse it instead of parsing <torch/torch.h> (~23 s) in every TU.

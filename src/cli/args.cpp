@@ -1,0 +1,46 @@
+// Small helpers for subcommand argument lists (see commands.h): no single-letter flags, and
+// anything unrecognised is an error rather than silently ignored.
+#include "cli/commands.h"
+#include "core/error.h"
+
+namespace ofa::cli {
+
+bool take_option(Args& args, const std::string& name, std::string& value) {
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == name) {
+      OFA_CHECK(i + 1 < args.size(), "option ", name, " needs a value");
+      value = args[i + 1];
+      args.erase(args.begin() + i, args.begin() + i + 2);
+      return true;
+    }
+    if (args[i].rfind(name + "=", 0) == 0) {
+      value = args[i].substr(name.size() + 1);
+      args.erase(args.begin() + i);
+      return true;
+    }
+  }
+  return false;
+}
+
+std::vector<std::string> take_sets(Args& args) {
+  std::vector<std::string> sets;
+  std::string v;
+  while (take_option(args, "--set", v)) sets.push_back(v);
+  return sets;
+}
+
+bool take_flag(Args& args, const std::string& name) {
+  for (size_t i = 0; i < args.size(); ++i)
+    if (args[i] == name) {
+      args.erase(args.begin() + i);
+      return true;
+    }
+  return false;
+}
+
+void reject_leftover_options(const Args& args, const std::string& command) {
+  for (const auto& a : args)
+    OFA_CHECK(a.rfind("--", 0) != 0, "ofa ", command, ": unknown option '", a, "' (see ofa ", command, " --help)");
+}
+
+}  // namespace ofa::cli

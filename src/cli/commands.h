@@ -1,0 +1,34 @@
+// The `ofa` subcommands. Each takes the arguments after its name and the process context, and
+// returns an exit code; errors are thrown as ofa::Error and turned into exit codes by main.cpp.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "core/runtime.h"
+#include "dist/communicator.h"
+#include "dist/launch_env.h"
+
+namespace ofa::cli {
+
+using Args = std::vector<std::string>;
+
+struct Context {
+  dist::Communicator& comm;
+  dist::LaunchEnv env;
+  runtime::Tuning tuning;
+};
+
+int cmd_version(const Args& args, Context& ctx);
+int cmd_config(const Args& args, Context& ctx);
+int cmd_data(const std::vector<std::string>& args);
+
+/// Pulls "--name VALUE" (or "--name=VALUE") out of args; returns true if present.
+bool take_option(Args& args, const std::string& name, std::string& value);
+/// Pulls a repeated "--set K=V" list out of args.
+std::vector<std::string> take_sets(Args& args);
+/// Pulls a boolean "--flag" out of args.
+bool take_flag(Args& args, const std::string& name);
+/// Throws a usage error if anything starting with "--" is left.
+void reject_leftover_options(const Args& args, const std::string& command);
+
+}  // namespace ofa::cli

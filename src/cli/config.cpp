@@ -1,0 +1,147 @@
+// The config schema: one visit() per section lists its keys, types and ranges; the strict Reader
+// and the Writer of config_schema.h both run it. Cross-field checks run after reading.
+#include "cli/config.h"
+
+#include "cli/config_schema.h"
+
+namespace ofa::cli {
+namespace {
+
+const Range kPositive{1, 1e12};
+const Range kNonNegative{0, 1e12};
+
+struct FirstConvRef {
+  int& width;
+  int& stride;
+  std::string& act;
+};
+const OneOf kActs{{"relu", "h_swish"}};
+
+template <class V>
+void visit(V& v, FirstConvRef& f) {
+  v.field("width", f.width, Range{1, 4096});
+  v.field("stride", f.stride, Range{1, 4});
+  v.field("act", f.act, kActs);
+}
+
+template <class V>
+void visit(V& v, supernet::StageSpec& s) {
+  v.field("width", s.width, Range{1, 4096});
+  v.field("stride", s.stride, Range{1, 4});
+  v.field("act", s.act, kActs);
+  v.field("se", s.se);
+  v.field("blocks", s.blocks, Range{1, 16});
+}
+
+template <class V>
+void visit(V& v, supernet::SpaceConfig& s) {
+  v.field("name", s.name);
+  v.field("in_channels", s.in_channels, Range{1, 64});
+  v.field("num_classes", s.num_classes, Range{2, 1e6});
+  v.field("width_mult", s.width_mult, Range{0.1, 4.0});
+  FirstConvRef fc{s.first_conv_width, s.first_conv_stride, s.first_conv_act};
+  v.section("first_conv", fc);
+  v.field("first_block_width", s.first_block_width, Range{1, 4096});
+  v.list("stages", s.stages);
+  v.field("final_expand_width", s.final_expand_width, Range{1, 1e5});
+  v.field("feature_mix_width", s.feature_mix_width, Range{1, 1e5});
+  v.field("dropout", s.dropout, Range{0, 0.99});
+  v.field("ks_list", s.ks_list, Range{1, 15});
+  v.field("expand_list", s.expand_list, Range{1, 16});
+  v.field("depth_list", s.depth_list, Range{1, 16});
+  v.field("resolutions", s.resolutions, Range{8, 4096});
+  v.field("bn_momentum", s.bn_momentum, Range{0, 1});
+  v.field("bn_eps", s.bn_eps, Range{1e-12, 1});
+}
+
+template <class V>
+void visit(V& v, RunOptions& r) {
+  v.field("name", r.name);
+  v.field("seed", r.seed, kNonNegative);
+  v.field("dir", r.dir);
+}
+
+template <class V>
+void visit(V& v, DataOptions& d) {
+  v.field("source", d.source);
+  v.field("fmnist_dir", d.fmnist_dir);
+  v.field("holdout", d.holdout, kNonNegative);
+  v.field("pad", d.pad, Range{0, 64});
+  v.field("hflip", d.hflip);
+  v.field("mean", d.mean, Range{-10, 10});
+  v.field("std", d.std, Range{1e-6, 10});
+  v.field("calib_images", d.calib_images, kPositive);
+  v.field("calib_batch", d.calib_batch, kPositive);
+}
+
+template <class V>
+void visit(V& v, DistOptions& d) {
+  v.field("backend", d.backend, OneOf{{"auto", "serial", "mpi", "nccl"}});
+  v.field("check_subnet", d.check_subnet);
+}
+
+template <class V>
+void visit(V& v, RunConfig& c) {
+  v.section("run", c.run);
+  v.section("space", c.space);
+  v.section("data", c.data);
+  v.section("dist", c.dist);
+}
+
+// Struct-level checks that need more than one key; errors point at the section.
+void cross_check(const ConfigTree& tree, RunConfig& c) {
+  try {
+    c.space.validate();
+  } catch (const Error& e) {
+    fail(ErrorKind::kUsage, tree.where("space"), ": space: ", e.what());
+  }
+  if (c.data.mean.size() != c.data.std.size() ||
+      (c.data.mean.size() != 1 && static_cast<int>(c.data.mean.size()) != c.space.in_channels))
+    fail(ErrorKind::kUsage, tree.where("data.mean"), ": 'data.mean' and 'data.std' need 1 or ",
+         c.space.in_channels, " (space.in_channels) values each");
+}
+
+ConfigTree build_tree(const std::string& file, const std::vector<std::string>& sets) {
+  ConfigTree tree = file.empty() ? ConfigTree::empty() : ConfigTree::load(file);
+  for (const auto& s : sets) tree.apply_set(s);
+  return tree;
+}
+
+}  // namespace
+
+RunConfig load_config(const std::string& file, const std::vector<std::string>& sets) {
+  ConfigTree tree = build_tree(file, sets);
+  RunConfig cfg;
+  Reader reader(tree);
+  reader.root(cfg);
+  cross_check(tree, cfg);
+  cfg.source = file;
+  if (cfg.run.dir.empty()) cfg.run.dir = "checkpoints/" + cfg.run.name;
+  return cfg;
+}
+
+supernet::SpaceConfig load_space(const std::string& file, const std::vector<std::string>& sets) {
+  ConfigTree tree = build_tree(file, sets);
+  OFA_CHECK(tree.root()["space"], file, ": no 'space:' section");
+  // Read only the space section, so a preset file needs nothing else.
+  struct SpaceOnly {
+    supernet::SpaceConfig space;
+  } only;
+  Reader reader(tree);
+  reader.section("space", only.space);
+  try {
+    only.space.validate();
+  } catch (const Error& e) {
+    fail(ErrorKind::kUsage, tree.where("space"), ": space: ", e.what());
+  }
+  return only.space;
+}
+
+std::string dump_config(const RunConfig& cfg) {
+  RunConfig copy = cfg;
+  Writer w;
+  w.root(copy);
+  return w.str();
+}
+
+}  // namespace ofa::cli

@@ -1,0 +1,115 @@
+// Communicator front end: argument checks shared by all backends, the serial backend, and the
+// backend choice. Backends live in comm_mpi.cpp / comm_nccl.cpp.
+#include "dist/communicator.h"
+
+#include <cstdlib>
+
+#include "core/error.h"
+#include "dist/comm_impl.h"
+#include "dist/launch_env.h"
+#include "ofa/build_config.h"
+
+namespace ofa::dist {
+namespace {
+
+class SerialImpl final : public CommImpl {
+ public:
+  int rank() const override { return 0; }
+  int size() const override { return 1; }
+  int local_rank() const override { return 0; }
+  int local_size() const override { return 1; }
+  std::string name() const override { return "serial"; }
+  void barrier() override {}
+  void broadcast(torch::Tensor&, int) override {}
+  void all_reduce(torch::Tensor&, ReduceOp) override {}
+  void all_gather(const torch::Tensor& in, torch::Tensor& out) override { out[0].copy_(in); }
+  [[noreturn]] void abort(int code) override { std::_Exit(code); }
+};
+
+void check_tensor(const torch::Tensor& t, const char* what) {
+  OFA_CHECK(t.defined(), what, ": undefined tensor");
+  OFA_CHECK(t.is_contiguous(), what, ": tensor must be contiguous");
+}
+
+}  // namespace
+
+Communicator::Communicator(std::unique_ptr<CommImpl> impl) : impl_(std::move(impl)) {
+  OFA_ASSERT(impl_ != nullptr, "null communicator backend");
+}
+Communicator::Communicator(Communicator&&) noexcept = default;
+Communicator& Communicator::operator=(Communicator&&) noexcept = default;
+Communicator::~Communicator() = default;
+
+int Communicator::rank() const { return impl_->rank(); }
+int Communicator::size() const { return impl_->size(); }
+int Communicator::local_rank() const { return impl_->local_rank(); }
+int Communicator::local_size() const { return impl_->local_size(); }
+std::string Communicator::backend() const { return impl_->name(); }
+void Communicator::barrier() { impl_->barrier(); }
+
+void Communicator::broadcast(torch::Tensor& t, int root) {
+  check_tensor(t, "broadcast");
+  OFA_CHECK(root >= 0 && root < size(), "broadcast: root ", root, " out of range");
+  impl_->broadcast(t, root);
+}
+
+void Communicator::broadcast_string(std::string& s, int root) {
+  if (size() == 1) return;
+  auto len = torch::tensor({static_cast<int64_t>(s.size())}, torch::kInt64);
+  broadcast(len, root);
+  auto bytes = torch::empty({len.item<int64_t>()}, torch::kUInt8);
+  if (rank() == root) std::memcpy(bytes.data_ptr(), s.data(), s.size());
+  broadcast(bytes, root);
+  s.assign(reinterpret_cast<const char*>(bytes.data_ptr()), static_cast<size_t>(bytes.numel()));
+}
+
+void Communicator::all_reduce(torch::Tensor& t, ReduceOp op) {
+  check_tensor(t, "all_reduce");
+  impl_->all_reduce(t, op);
+}
+
+torch::Tensor Communicator::all_gather(const torch::Tensor& t) {
+  auto in = t.contiguous();
+  std::vector<int64_t> shape{size()};
+  for (auto s : in.sizes()) shape.push_back(s);
+  auto out = torch::empty(shape, in.options());
+  impl_->all_gather(in, out);
+  return out;
+}
+
+void Communicator::abort(int code) {
+  impl_->abort(code);
+  std::abort();  // not reached: every backend's abort ends the process
+}
+
+Communicator make_serial() { return Communicator(std::make_unique<SerialImpl>()); }
+
+bool has_mpi() { return OFA_HAVE_MPI != 0; }
+bool has_nccl() { return OFA_HAVE_NCCL != 0; }
+
+Communicator make_mpi() {
+  OFA_CHECK(has_mpi(), "this build of ofa has no MPI (configure with -DOFA_WITH_MPI=ON)");
+  return Communicator(make_mpi_impl());
+}
+
+Communicator make_nccl(Communicator& bootstrap) {
+  OFA_CHECK(has_nccl(), "this build of ofa has no NCCL (configure with -DOFA_WITH_NCCL=ON)");
+  return Communicator(make_nccl_impl(bootstrap));
+}
+
+Communicator make_communicator(const std::string& kind) {
+  if (kind == "serial") return make_serial();
+  if (kind == "mpi") return make_mpi();
+  OFA_CHECK(kind == "auto", "unknown communicator '", kind, "' (auto, serial, mpi)");
+  if (has_mpi() && read_launch_env().under_mpi_launcher) return make_mpi();
+  return make_serial();
+}
+
+#if !OFA_HAVE_MPI
+std::unique_ptr<CommImpl> make_mpi_impl() { fail(ErrorKind::kUsage, "no MPI in this build"); }
+#endif
+#if !OFA_HAVE_NCCL
+std::unique_ptr<CommImpl> make_nccl_impl(Communicator&) { fail(ErrorKind::kUsage, "no NCCL in this build"); }
+#endif
+
+}  // namespace ofa::dist
