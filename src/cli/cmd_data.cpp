@@ -1,6 +1,7 @@
 // `ofa data info SOURCE` (counts, image shape, class balance) and `ofa data pack --from SOURCE
 // --out FILE.h5` (the HDF5-packed format of docs/data-format.md). SOURCE is fashion-mnist, an IDX
 // directory or a packed .h5 file. main.cpp runs this on rank 0 only; the others wait.
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <iostream>
@@ -27,8 +28,8 @@ int64_t parse_int(const std::string& flag, const std::string& text) {
   } catch (const std::exception&) {
     used = 0;
   }
-  OFA_CHECK(used == text.size() && !text.empty(), "ofa data: ", flag,
-            " needs an integer, not '", text, "'");
+  OFA_CHECK(used == text.size() && !text.empty(), "ofa data: ", flag, " needs an integer, not '",
+            text, "'");
   return v;
 }
 
@@ -62,8 +63,7 @@ int data_pack(Args args) {
   const auto t0 = std::chrono::steady_clock::now();
   const data::DatasetPair d = data::open_dataset(from, opt);
   data::pack_dataset(*d.train, *d.test, out, pack, from);
-  const double secs =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const data::ImageShape s = d.train->shape();
   const double mib = double(std::filesystem::file_size(out)) / double(1 << 20);
   std::cout << "packed " << d.train->size() << " train + " << d.test->size() << " test images ("
@@ -79,7 +79,7 @@ int cmd_data(const std::vector<std::string>& args) {
     std::cerr << kUsage;
     return int(ErrorKind::kUsage);
   }
-  if (args[0] == "--help" || args[0] == "help") {
+  if (args[0] == "help" || std::find(args.begin(), args.end(), "--help") != args.end()) {
     std::cout << kUsage;
     return 0;
   }

@@ -2,10 +2,25 @@
 // and the Writer of config_schema.h both run it. Cross-field checks run after reading.
 #include "cli/config.h"
 
+// The visit() overloads are declared before config_schema.h so that its templates find them by
+// ordinary lookup (the structs live in other namespaces, where argument-dependent lookup fails).
+namespace ofa::cli {
+struct FirstConvRef;
+template <class V> void visit(V& v, FirstConvRef& f);
+template <class V> void visit(V& v, supernet::StageSpec& s);
+template <class V> void visit(V& v, supernet::SpaceConfig& s);
+template <class V> void visit(V& v, RunOptions& r);
+template <class V> void visit(V& v, DataOptions& d);
+template <class V> void visit(V& v, PhaseConfig& p);
+template <class V> void visit(V& v, TrainConfig& t);
+template <class V> void visit(V& v, DistOptions& d);
+template <class V> void visit(V& v, RunConfig& c);
+}  // namespace ofa::cli
+
 #include "cli/config_schema.h"
+#include "train/trainer.h"
 
 namespace ofa::cli {
-namespace {
 
 const Range kPositive{1, 1e12};
 const Range kNonNegative{0, 1e12};
@@ -75,6 +90,44 @@ void visit(V& v, DataOptions& d) {
 }
 
 template <class V>
+void visit(V& v, PhaseConfig& p) {
+  v.field("name", p.name);
+  v.field("ks_list", p.ks_list, Range{1, 15});
+  v.field("expand_list", p.expand_list, Range{1, 16});
+  v.field("depth_list", p.depth_list, Range{1, 16});
+  v.field("resolutions", p.resolutions, Range{8, 4096});
+  v.field("subnets_per_step", p.subnets_per_step, Range{1, 64});
+  v.field("epochs", p.epochs, Range{1e-6, 1e4});
+  v.field("warmup_epochs", p.warmup_epochs, Range{0, 1e4});
+  v.field("base_lr", p.base_lr, Range{0, 100});
+  v.field("sort", p.sort, OneOf{{"none", "sort", "banded"}});
+  v.field("distill", p.distill);
+}
+
+template <class V>
+void visit(V& v, TrainConfig& t) {
+  v.field("batch_per_rank", t.batch_per_rank, Range{1, 1e6});
+  v.field("grad_accum", t.grad_accum, Range{1, 1024});
+  v.field("momentum", t.momentum, Range{0, 1});
+  v.field("nesterov", t.nesterov);
+  v.field("weight_decay", t.weight_decay, Range{0, 1});
+  v.field("label_smoothing", t.label_smoothing, Range{0, 1});
+  v.field("kd_weight", t.kd_weight, Range{0, 100});
+  v.field("kd_temperature", t.kd_temperature, Range{1e-3, 100});
+  v.list("phases", t.phases);
+  v.field("log_every", t.log_every, Range{1, 1e9});
+  v.field("metrics_every", t.metrics_every, Range{0, 1e9});
+  v.field("nan_policy", t.nan_policy, OneOf{{"stop", "skip"}});
+  v.field("validate_every", t.validate_every, Range{0, 1e6});
+  v.field("val_resolutions", t.val_resolutions, Range{8, 4096});
+  v.field("eval_batch", t.eval_batch, Range{1, 1e6});
+  v.field("bucket_mb", t.bucket_mb, Range{0.001, 4096});
+  v.field("overlap", t.overlap);
+  v.field("max_steps", t.max_steps, kNonNegative);
+  v.field("save_final", t.save_final);
+}
+
+template <class V>
 void visit(V& v, DistOptions& d) {
   v.field("backend", d.backend, OneOf{{"auto", "serial", "mpi", "nccl"}});
   v.field("check_subnet", d.check_subnet);
@@ -85,8 +138,11 @@ void visit(V& v, RunConfig& c) {
   v.section("run", c.run);
   v.section("space", c.space);
   v.section("data", c.data);
+  v.section("train", c.train);
   v.section("dist", c.dist);
 }
+
+namespace {
 
 // Struct-level checks that need more than one key; errors point at the section.
 void cross_check(const ConfigTree& tree, RunConfig& c) {
@@ -99,6 +155,12 @@ void cross_check(const ConfigTree& tree, RunConfig& c) {
       (c.data.mean.size() != 1 && static_cast<int>(c.data.mean.size()) != c.space.in_channels))
     fail(ErrorKind::kUsage, tree.where("data.mean"), ": 'data.mean' and 'data.std' need 1 or ",
          c.space.in_channels, " (space.in_channels) values each");
+  if (c.train.phases.empty()) return;  // a config used for tools only (describe, data)
+  try {
+    train::validate_train_config(c);
+  } catch (const Error& e) {
+    fail(ErrorKind::kUsage, tree.where("train"), ": ", e.what());
+  }
 }
 
 ConfigTree build_tree(const std::string& file, const std::vector<std::string>& sets) {

@@ -153,7 +153,7 @@ void Reader::section(const char* key, S& s) {
   if (n && !n.IsMap()) error(kp, "must be a mapping");
   Reader sub(tree_);
   sub.path_ = kp;
-  sub.node_ = n ? n : YAML::Node(YAML::NodeType::Map);
+  sub.node_.reset(n ? n : YAML::Node(YAML::NodeType::Map));  // rebind: Node::operator= would overwrite the referenced node
   visit(sub, s);
   sub.reject_unknown(sub.node_, sub.seen_, kp);
 }
@@ -167,7 +167,7 @@ void Reader::list(const char* key, std::vector<S>& v) {
     for (auto& s : v) {  // defaults: still validated
       Reader sub(tree_);
       sub.path_ = kp;
-      sub.node_ = YAML::Node(YAML::NodeType::Map);
+      sub.node_.reset(YAML::Node(YAML::NodeType::Map));  // rebind: Node::operator= would overwrite the referenced node
       visit(sub, s);
     }
     return;
@@ -179,7 +179,7 @@ void Reader::list(const char* key, std::vector<S>& v) {
     if (!n[i].IsMap()) error(ip, "must be a mapping");
     Reader sub(tree_);
     sub.path_ = ip;
-    sub.node_ = n[i];
+    sub.node_.reset(n[i]);  // rebind: Node::operator= would overwrite the referenced node
     visit(sub, v[i]);
     sub.reject_unknown(sub.node_, sub.seen_, ip);
   }

@@ -25,6 +25,8 @@ const std::map<std::string, Command>& commands() {
       {"data",
        {"info|pack: inspect a dataset or pack one into HDF5",
         [](const Args& a, Context&) { return ofa::cli::cmd_data(a); }, true}},
+      {"train", {"CONFIG [--set K=V] [--run-dir DIR]: train a supernet through all phases", ofa::cli::cmd_train}},
+      {"eval", {"RUN_DIR [--subnet JSON|max|min|grid]: test accuracy of subnets of a trained run", ofa::cli::cmd_eval}},
   };
   return table;
 }

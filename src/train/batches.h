@@ -1,0 +1,36 @@
+// The training data path of one rank: the held-out split, one sampler per micro-batch shard
+// (shards = world x grad_accum, shard = rank x grad_accum + micro), and the per-image random
+// crop/flip keyed by the image's global position in the epoch, so the same global batch sees
+// the same augmentation whatever the number of ranks.
+#pragma once
+#include <memory>
+#include <vector>
+
+#include "data/dataset.h"
+#include "data/sampler.h"
+#include "data/transforms.h"
+
+namespace ofa::train {
+
+class TrainBatches {
+ public:
+  TrainBatches(std::shared_ptr<data::Dataset> dataset, const std::vector<int64_t>& train_indices,
+               int world, int rank, int grad_accum, int64_t micro_batch, uint64_t seed,
+               data::TransformOptions transform);
+  int64_t steps_per_epoch() const { return steps_per_epoch_; }
+  /// Micro-batch `micro` of `step` in sampler epoch `epoch`, transformed to `resolution`.
+  data::Batch get(int64_t epoch, int64_t step, int micro, int resolution);
+
+ private:
+  std::shared_ptr<data::Dataset> dataset_;
+  std::vector<data::DistributedSampler> samplers_;  // one per micro shard of this rank
+  std::vector<int> shard_ids_;
+  int shards_;
+  int64_t micro_batch_, steps_per_epoch_;
+  uint64_t seed_;
+  data::TransformOptions transform_;
+  int64_t cached_epoch_ = -1;
+  std::vector<std::vector<int64_t>> cached_;  // this epoch's indices per micro shard
+};
+
+}  // namespace ofa::train

@@ -1,0 +1,140 @@
+// Evaluator and the validation grid (see evaluator.h).
+#include "train/evaluator.h"
+
+#include <torch/torch.h>
+
+#include <algorithm>
+
+#include "core/error.h"
+#include "supernet/bn_calib.h"
+#include "supernet/flops.h"
+
+namespace ofa::train {
+namespace {
+
+std::vector<int> min_max(const std::vector<int>& v) {
+  OFA_CHECK(!v.empty(), "empty choice list in a phase");
+  const int lo = *std::min_element(v.begin(), v.end()), hi = *std::max_element(v.begin(), v.end());
+  return lo == hi ? std::vector<int>{lo} : std::vector<int>{lo, hi};
+}
+
+// Rank r takes elements r, r + world, ... of v.
+std::vector<int64_t> share(const std::vector<int64_t>& v, int world, int rank) {
+  std::vector<int64_t> out;
+  for (size_t i = rank; i < v.size(); i += world) out.push_back(v[i]);
+  return out;
+}
+
+// Copies of every BN running buffer, to restore after recalibration.
+std::vector<torch::Tensor> save_bn(supernet::OFAMobileNetV3& net) {
+  std::vector<torch::Tensor> out;
+  for (auto& bn : net->bn_layers())
+    for (auto& b : bn->buffers()) out.push_back(b.clone());
+  return out;
+}
+void restore_bn(supernet::OFAMobileNetV3& net, const std::vector<torch::Tensor>& saved) {
+  torch::NoGradGuard no_grad;
+  size_t i = 0;
+  for (auto& bn : net->bn_layers())
+    for (auto& b : bn->buffers()) b.copy_(saved.at(i++));
+}
+
+}  // namespace
+
+supernet::SubnetConfig uniform_subnet(const supernet::SpaceConfig& space, int ks, int e, int d, int r) {
+  supernet::SubnetConfig s;
+  s.ks.assign(space.num_blocks(), ks);
+  s.e.assign(space.num_blocks(), e);
+  s.d.assign(space.stages.size(), d);
+  s.r = r;
+  return s;
+}
+
+std::vector<supernet::SubnetConfig> phase_grid(const supernet::SpaceConfig& space, const PhaseConfig& phase,
+                                               const std::vector<int>& resolutions) {
+  std::vector<supernet::SubnetConfig> grid;
+  const auto rs = resolutions.empty() ? min_max(phase.resolutions) : resolutions;
+  for (int r : rs)
+    for (int d : min_max(phase.depth_list))
+      for (int e : min_max(phase.expand_list))
+        for (int k : min_max(phase.ks_list)) grid.push_back(uniform_subnet(space, k, e, d, r));
+  return grid;
+}
+
+Evaluator::Evaluator(dist::Communicator& comm, std::shared_ptr<data::Dataset> calib_set,
+                     std::vector<int64_t> calib_indices, std::shared_ptr<data::Dataset> eval_set,
+                     std::vector<int64_t> eval_indices, data::TransformOptions transform, int64_t calib_batch,
+                     int64_t eval_batch)
+    : comm_(comm),
+      calib_set_(std::move(calib_set)),
+      eval_set_(std::move(eval_set)),
+      calib_mine_(share(calib_indices, comm.size(), comm.rank())),
+      eval_mine_(share(eval_indices, comm.size(), comm.rank())),
+      transform_(std::move(transform)),
+      calib_batch_(std::max<int64_t>(1, calib_batch / comm.size())),
+      eval_batch_(eval_batch) {
+  transform_.pad = 0;
+  transform_.hflip = false;
+}
+
+void Evaluator::recalibrate(supernet::OFAMobileNetV3& net, int resolution) {
+  std::vector<torch::Tensor> batches;
+  for (size_t b = 0; b < calib_mine_.size(); b += calib_batch_) {
+    std::vector<int64_t> rows(calib_mine_.begin() + b,
+                              calib_mine_.begin() + std::min(calib_mine_.size(), b + calib_batch_));
+    auto x = calib_set_->get_batch(rows).images;
+    batches.push_back(data::eval_transform(x, transform_, resolution));
+  }
+  auto sums = supernet::collect_bn_stats(net, batches);
+  comm_.all_reduce(sums);  // the one reduction of this subnet's calibration
+  supernet::apply_bn_stats(net, sums);
+}
+
+std::vector<double> Evaluator::local_counts(supernet::OFAMobileNetV3& net, int resolution) {
+  torch::NoGradGuard no_grad;
+  const bool was_training = net->is_training();
+  net->eval();
+  double correct = 0, loss = 0;
+  for (size_t b = 0; b < eval_mine_.size(); b += eval_batch_) {
+    std::vector<int64_t> rows(eval_mine_.begin() + b, eval_mine_.begin() + std::min(eval_mine_.size(), b + eval_batch_));
+    auto batch = eval_set_->get_batch(rows);
+    auto logits = net->forward(data::eval_transform(batch.images, transform_, resolution));
+    correct += logits.argmax(1).eq(batch.labels).sum().item<double>();
+    loss += torch::nn::functional::cross_entropy(
+                logits, batch.labels, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))
+                .item<double>();
+  }
+  net->train(was_training);
+  return {correct, loss, static_cast<double>(eval_mine_.size())};
+}
+
+std::vector<SubnetResult> Evaluator::evaluate(supernet::OFAMobileNetV3& net,
+                                              const std::vector<supernet::SubnetConfig>& grid) {
+  const auto saved = save_bn(net);
+  const auto active = net->active();
+  auto counts = torch::zeros({static_cast<int64_t>(grid.size()), 3}, torch::kDouble);
+  for (size_t i = 0; i < grid.size(); ++i) {
+    net->set_active(grid[i]);
+    recalibrate(net, grid[i].r);
+    auto c = local_counts(net, grid[i].r);
+    for (int k = 0; k < 3; ++k) counts[i][k] = c[k];
+    restore_bn(net, saved);
+  }
+  comm_.all_reduce(counts);  // one reduction for the whole grid's metrics
+  if (!active.ks.empty()) net->set_active(active);
+  std::vector<SubnetResult> out;
+  for (size_t i = 0; i < grid.size(); ++i) {
+    SubnetResult r;
+    r.subnet = grid[i];
+    r.images = static_cast<int64_t>(counts[i][2].item<double>());
+    r.accuracy = r.images ? counts[i][0].item<double>() / r.images : 0;
+    r.loss = r.images ? counts[i][1].item<double>() / r.images : 0;
+    auto cost = supernet::count(net->space(), grid[i]);
+    r.macs = cost.macs;
+    r.params = cost.params;
+    out.push_back(r);
+  }
+  return out;
+}
+
+}  // namespace ofa::train

@@ -1,0 +1,52 @@
+// Sharded validation of a grid of subnets: for each subnet the BN statistics are recalibrated
+// from a fixed calibration subset (each rank runs its share, one all-reduce of partial sums per
+// subnet), then each rank evaluates its share of the evaluation set; all subnets' counts are
+// reduced together once. The supernet's BN buffers are restored afterwards, so validation does
+// not change training.
+#pragma once
+#include <memory>
+#include <vector>
+
+#include "data/dataset.h"
+#include "data/transforms.h"
+#include "dist/communicator.h"
+#include "supernet/ofa_mbv3.h"
+#include "train/train_config.h"
+
+namespace ofa::train {
+
+struct SubnetResult {
+  supernet::SubnetConfig subnet;
+  double accuracy = 0;  // top-1, in [0, 1]
+  double loss = 0;      // mean cross-entropy
+  int64_t images = 0;
+  int64_t macs = 0, params = 0;
+};
+
+/// The reference's validation grid for a phase: every combination of {min, max} of the phase's
+/// kernel, expand and depth lists (a dimension with one choice contributes one value) and of
+/// `resolutions` (empty: min and max of the phase's).
+std::vector<supernet::SubnetConfig> phase_grid(const supernet::SpaceConfig& space, const PhaseConfig& phase,
+                                               const std::vector<int>& resolutions);
+/// Uniform subnet: the same kernel/expand everywhere and depth everywhere.
+supernet::SubnetConfig uniform_subnet(const supernet::SpaceConfig& space, int ks, int e, int d, int r);
+
+class Evaluator {
+ public:
+  Evaluator(dist::Communicator& comm, std::shared_ptr<data::Dataset> calib_set, std::vector<int64_t> calib_indices,
+            std::shared_ptr<data::Dataset> eval_set, std::vector<int64_t> eval_indices,
+            data::TransformOptions transform, int64_t calib_batch, int64_t eval_batch);
+  std::vector<SubnetResult> evaluate(supernet::OFAMobileNetV3& net, const std::vector<supernet::SubnetConfig>& grid);
+
+ private:
+  void recalibrate(supernet::OFAMobileNetV3& net, int resolution);
+  std::vector<double> local_counts(supernet::OFAMobileNetV3& net, int resolution);  // {correct, loss_sum, n}
+
+  dist::Communicator& comm_;
+  std::shared_ptr<data::Dataset> calib_set_, eval_set_;
+  std::vector<int64_t> calib_mine_, eval_mine_;  // this rank's share
+  data::TransformOptions transform_;
+  int64_t calib_batch_, eval_batch_;
+};
+
+}  // namespace ofa::train

@@ -1,0 +1,78 @@
+// The run configuration as plain structs (filled from YAML by src/cli, never here): the run,
+// the data path, the progressive-shrinking phases and optimiser, and the distributed options.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "supernet/space.h"
+
+namespace ofa::train {
+
+struct RunOptions {
+  std::string name = "fmnist";
+  int64_t seed = 1;
+  std::string dir;  // empty: checkpoints/<name>
+};
+
+struct DataOptions {
+  std::string source = "fashion-mnist";  // "fashion-mnist", an IDX directory, or an .h5 file
+  std::string fmnist_dir = "/usr/share/datasets/fashion-mnist";
+  int64_t holdout = 5000;       // training images held out for validation
+  int pad = 2;                  // random-crop padding (0: no crop)
+  bool hflip = true;
+  std::vector<double> mean{0.2860};
+  std::vector<double> std{0.3530};
+  int64_t calib_images = 2000;  // BN recalibration subset (ofa-facts section 2)
+  int64_t calib_batch = 200;
+};
+
+/// One progressive-shrinking phase: what it samples and how long and fast it trains.
+struct PhaseConfig {
+  std::string name = "full";
+  std::vector<int> ks_list{7}, expand_list{6}, depth_list{4}, resolutions{28};
+  int subnets_per_step = 1;
+  double epochs = 1;          // may be fractional
+  double warmup_epochs = 0;   // linear warmup from base_lr to base_lr x shards
+  double base_lr = 0.05;      // per shard (per GPU in the paper); peak = base_lr x world x grad_accum
+  std::string sort = "none";  // channel sort at phase start: none | sort | banded
+  bool distill = true;        // KD from the teacher (the phase-0 network); phase 0 has none
+};
+
+struct TrainConfig {
+  int64_t batch_per_rank = 64;
+  int grad_accum = 1;  // micro-batches per rank per step (batch_per_rank must divide by it)
+  double momentum = 0.9;
+  bool nesterov = true;
+  double weight_decay = 3e-5;  // not applied to BN parameters and biases
+  double label_smoothing = 0.1;
+  double kd_weight = 1.0;
+  double kd_temperature = 1.0;
+  std::vector<PhaseConfig> phases;
+  int log_every = 50;        // progress line every N steps when not on a terminal
+  int metrics_every = 50;    // metrics.jsonl record every N steps
+  std::string nan_policy = "stop";  // stop | skip
+  int validate_every = 0;    // epochs between grid validations; 0: at each phase end only
+  std::vector<int> val_resolutions;  // empty: min and max of the phase's resolutions
+  int64_t eval_batch = 500;
+  double bucket_mb = 4;
+  bool overlap = true;       // all-reduce buckets while backward runs
+  int64_t max_steps = 0;     // stop after this many global steps (0: run all phases)
+  bool save_final = true;    // write supernet.pt at the end
+};
+
+struct DistOptions {
+  std::string backend = "auto";  // auto | serial | mpi | nccl
+  bool check_subnet = false;     // all-gather a hash of each step's plan and compare
+};
+
+struct RunConfig {
+  RunOptions run;
+  supernet::SpaceConfig space = supernet::fmnist_space();
+  DataOptions data;
+  TrainConfig train;
+  DistOptions dist;
+  std::string source;  // the file it came from
+};
+
+}  // namespace ofa::train

@@ -1,0 +1,125 @@
+// Trainer implementation (see trainer.h): setup, the phase loop, one step, validation, the end.
+#include "train/trainer.h"
+
+#include <torch/torch.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+
+#include "core/error.h"
+#include "core/log.h"
+#include "core/rng.h"
+#include "data/open.h"
+#include "data/sampler.h"
+#include "dist/reducer.h"
+#include "train/batches.h"
+#include "train/coordinator.h"
+#include "train/loss.h"
+#include "train/progress.h"
+#include "train/schedule.h"
+#include "train/trainer_state.h"
+
+namespace ofa::train {
+
+using Clock = std::chrono::steady_clock;
+namespace fs = std::filesystem;
+
+
+namespace {
+
+// Same initial weights everywhere: seeded construction, then rank 0's values broadcast.
+void broadcast_state(dist::Communicator& comm, torch::nn::Module& m) {
+  torch::NoGradGuard no_grad;
+  for (auto& p : m.parameters()) {
+    auto d = p.data();
+    comm.broadcast(d, 0);
+  }
+  for (auto& b : m.buffers()) comm.broadcast(b, 0);
+}
+
+void copy_state(torch::nn::Module& dst, const torch::nn::Module& src) {
+  torch::NoGradGuard no_grad;
+  auto sp = src.named_parameters();
+  for (auto& kv : dst.named_parameters()) kv.value().copy_(sp[kv.key()]);
+  auto sb = src.named_buffers();
+  for (auto& kv : dst.named_buffers()) kv.value().copy_(sb[kv.key()]);
+}
+
+}  // namespace
+
+void validate_train_config(const RunConfig& cfg) {
+  const auto& t = cfg.train;
+  OFA_CHECK(!t.phases.empty(), "train.phases: at least one phase is needed");
+  OFA_CHECK(t.batch_per_rank % t.grad_accum == 0, "train.batch_per_rank (", t.batch_per_rank,
+            ") must be divisible by train.grad_accum (", t.grad_accum, ")");
+  auto inside = [](const std::vector<int>& sub, const std::vector<int>& all, const std::string& what) {
+    OFA_CHECK(!sub.empty(), what, " is empty");
+    for (int v : sub)
+      OFA_CHECK(std::find(all.begin(), all.end(), v) != all.end(), what, ": ", v, " is not a choice of the space");
+  };
+  for (size_t i = 0; i < t.phases.size(); ++i) {
+    const auto& ph = t.phases[i];
+    const std::string at = "train.phases[" + std::to_string(i) + "]";
+    inside(ph.ks_list, cfg.space.ks_list, at + ".ks_list");
+    inside(ph.expand_list, cfg.space.expand_list, at + ".expand_list");
+    inside(ph.depth_list, cfg.space.depth_list, at + ".depth_list");
+    inside(ph.resolutions, cfg.space.resolutions, at + ".resolutions");
+    OFA_CHECK(!(ph.distill && i == 0), at, ".distill: the first phase trains the teacher and cannot distill");
+    OFA_CHECK(!(ph.distill && t.phases[0].distill), at, ".distill needs phase 0 without distillation (the teacher)");
+  }
+}
+
+void Trainer::State::setup() {
+  const auto& d = cfg.data;
+  data::OpenOptions oo;
+  oo.fashion_mnist_dir = d.fmnist_dir;
+  data = data::open_dataset(d.source, oo);
+  const int64_t n = data.train->size();
+  OFA_CHECK(d.holdout < n, "data.holdout (", d.holdout, ") must be below the training set size ", n);
+  std::tie(train_idx, holdout_idx) = data::split_holdout(n, d.holdout, cfg.run.seed);
+  calib_idx = train_idx;
+  data::shuffle_indices(calib_idx, cfg.run.seed, 0xca11b);
+  calib_idx.resize(std::min<int64_t>(d.calib_images, calib_idx.size()));
+
+  torch::manual_seed(cfg.run.seed);
+  net = supernet::OFAMobileNetV3(cfg.space);
+  broadcast_state(comm, *net);
+  net->set_active(supernet::max_subnet(cfg.space));
+  net->train();
+
+  dist::ReducerOptions ro;
+  ro.bucket_bytes = static_cast<int64_t>(cfg.train.bucket_mb * (1 << 20));
+  ro.first_bucket_bytes = std::min<int64_t>(ro.bucket_bytes, 1 << 20);
+  ro.overlap = cfg.train.overlap;
+  reducer = std::make_unique<dist::Reducer>(comm, net->parameters(), ro);
+
+  data::TransformOptions tf{d.pad, d.hflip, d.mean, d.std};
+  batches = std::make_unique<TrainBatches>(data.train, train_idx, comm.size(), comm.rank(), cfg.train.grad_accum,
+                                           cfg.train.batch_per_rank / cfg.train.grad_accum, cfg.run.seed, tf);
+  coord = std::make_unique<Coordinator>(comm, cfg.space, cfg.run.seed, cfg.dist.check_subnet);
+  progress = std::make_unique<Progress>(comm.rank() == 0, (fs::path(cfg.run.dir) / "metrics.jsonl").string(),
+                                        cfg.train.log_every);
+}
+
+void Trainer::State::make_teacher() {
+  teacher = supernet::OFAMobileNetV3(cfg.space);
+  copy_state(*teacher, *net);
+  for (auto& p : teacher->parameters()) p.set_requires_grad(false);
+  teacher->set_active(supernet::max_subnet(cfg.space));
+  teacher->eval();
+}
+
+void Trainer::State::average_bn_buffers() {
+  // BN running statistics are per rank (each normalises its own batch): average them so every
+  // rank, and what rank 0 saves, holds the same buffers.
+  if (comm.size() == 1) return;
+  torch::NoGradGuard no_grad;
+  for (auto& b : net->buffers()) {
+    if (!b.is_floating_point()) continue;
+    comm.all_reduce(b);
+    b.div_(comm.size());
+  }
+}
+
+}  // namespace ofa::train

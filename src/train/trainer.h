@@ -1,0 +1,43 @@
+// The progressive-shrinking trainer: all phases of one supernet in one job, data-parallel over the
+// communicator's ranks. Rank 0 coordinates (see coordinator.h); every rank runs the same step:
+// each sampled subnet forward + loss + backward on the same batch, gradients accumulate, the
+// reducer averages them over ranks while backward runs, one SGD step. See docs/architecture.md.
+#pragma once
+#include <memory>
+#include <vector>
+
+#include "dist/communicator.h"
+#include "supernet/ofa_mbv3.h"
+#include "train/evaluator.h"
+#include "train/train_config.h"
+
+namespace ofa::train {
+
+struct TrainResult {
+  int64_t global_steps = 0;
+  double seconds = 0;
+  double images_per_s = 0;            // training throughput over the whole run (global images)
+  std::vector<SubnetResult> test_grid;  // final grid on the test set (BN recalibrated)
+};
+
+class Trainer {
+ public:
+  /// cfg.run.dir must be set; rank 0 creates it. Builds data, network and teacher slot.
+  Trainer(dist::Communicator& comm, RunConfig cfg);
+  ~Trainer();
+  /// Runs every phase (or up to train.max_steps global steps) and the final test evaluation.
+  TrainResult run();
+  /// The supernet (for tests and export).
+  supernet::OFAMobileNetV3& net();
+
+  struct State;
+
+ private:
+  std::unique_ptr<State> s_;
+};
+
+/// Checks a RunConfig's training section against its space (phase choices inside the space's
+/// lists, batch divisible by grad_accum, a teacher before distilling phases). Throws kUsage.
+void validate_train_config(const RunConfig& cfg);
+
+}  // namespace ofa::train

@@ -1,0 +1,189 @@
+// The phase loop and one training step of Trainer (see trainer.h); setup lives in trainer.cpp.
+#include <torch/torch.h>
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+
+#include "core/error.h"
+#include "core/log.h"
+#include "core/rng.h"
+#include "dist/reducer.h"
+#include "train/batches.h"
+#include "train/coordinator.h"
+#include "train/loss.h"
+#include "train/progress.h"
+#include "train/schedule.h"
+#include "train/trainer.h"
+
+#include "train/trainer_state.h"
+
+namespace ofa::train {
+
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+// Weight decay applies to weights only: BN parameters and biases are the 1-D parameters.
+torch::optim::SGD make_optimizer(supernet::OFAMobileNetV3& net, const TrainConfig& t, double lr) {
+  std::vector<torch::Tensor> decay, no_decay;
+  for (auto& p : net->parameters()) (p.dim() <= 1 ? no_decay : decay).push_back(p);
+  auto base = torch::optim::SGDOptions(lr).momentum(t.momentum).nesterov(t.nesterov);
+  std::vector<torch::optim::OptimizerParamGroup> groups;
+  groups.emplace_back(decay, std::make_unique<torch::optim::SGDOptions>(base.weight_decay(t.weight_decay)));
+  groups.emplace_back(no_decay, std::make_unique<torch::optim::SGDOptions>(base.weight_decay(0)));
+  return torch::optim::SGD(std::move(groups), base);
+}
+
+void set_lr(torch::optim::SGD& opt, double lr) {
+  for (auto& g : opt.param_groups()) static_cast<torch::optim::SGDOptions&>(g.options()).lr(lr);
+}
+
+}  // namespace
+
+double Trainer::State::step(int p, const PhaseConfig& phase, int64_t s, int64_t epoch_key, torch::optim::SGD& opt,
+                            double lr) {
+  const auto& t = cfg.train;
+  const StepPlan plan = coord->plan(p, phase, s);
+  const int64_t step_in_epoch = s % batches->steps_per_epoch();
+  opt.zero_grad();
+  LossOptions lo{t.label_smoothing, t.kd_weight, t.kd_temperature};
+  double loss_sum = 0;
+  bool finite = true;
+  for (int m = 0; m < t.grad_accum; ++m) {
+    auto batch = batches->get(epoch_key, step_in_epoch, m, plan.resolution);
+    train_images += batch.images.size(0) * comm.size();
+    torch::Tensor teacher_logits;
+    if (phase.distill && teacher) {
+      torch::NoGradGuard no_grad;
+      teacher_logits = teacher->forward(batch.images);
+    }
+    for (size_t i = 0; i < plan.subnets.size(); ++i) {
+      net->set_active(plan.subnets[i]);
+      // Dropout masks keyed by (step, shard, subnet): reproducible and rank-count independent.
+      const int shard = comm.rank() * t.grad_accum + m;
+      torch::manual_seed(hash_keys({static_cast<uint64_t>(cfg.run.seed), static_cast<uint64_t>(global_step),
+                                    static_cast<uint64_t>(shard), i}) >> 1);
+      auto loss = subnet_loss(net->forward(batch.images), batch.labels, teacher_logits, lo) / t.grad_accum;
+      const double v = loss.item<double>();
+      finite = finite && std::isfinite(v);
+      loss_sum += v;
+      if (m + 1 == t.grad_accum && i + 1 == plan.subnets.size()) reducer->arm();
+      loss.backward();
+    }
+  }
+  reducer->finish();
+  // One tiny reduction per step: the global loss and whether any rank saw a non-finite loss.
+  auto stats = torch::tensor({loss_sum, finite ? 0.0 : 1.0}, torch::kDouble);
+  comm.all_reduce(stats);
+  const double loss = stats[0].item<double>() / comm.size() / plan.subnets.size();
+  if (stats[1].item<double>() > 0) {
+    const std::string where = "phase " + std::to_string(p) + " (" + phase.name + ") step " + std::to_string(s) +
+                              " (global step " + std::to_string(global_step) + ")";
+    OFA_CHECK_KIND(kData, t.nan_policy == "skip", "non-finite loss at ", where,
+                   "; lower the learning rate or set train.nan_policy=skip");
+    log::warn("non-finite loss at ", where, ": step skipped");
+    return loss;
+  }
+  set_lr(opt, lr);
+  opt.step();
+  return loss;
+}
+
+std::vector<SubnetResult> Trainer::State::validate(int p, const StepInfo& info, bool test_set) {
+  const auto& d = cfg.data;
+  data::TransformOptions tf{0, false, d.mean, d.std};
+  std::vector<int64_t> eval_idx = holdout_idx;
+  if (test_set) {
+    eval_idx.resize(data.test->size());
+    for (size_t i = 0; i < eval_idx.size(); ++i) eval_idx[i] = static_cast<int64_t>(i);
+  }
+  Evaluator ev(comm, data.train, calib_idx, test_set ? data.test : data.train, eval_idx, tf, d.calib_batch,
+               cfg.train.eval_batch);
+  auto grid = phase_grid(cfg.space, cfg.train.phases[p], cfg.train.val_resolutions);
+  auto res = ev.evaluate(net, grid);
+  progress->validation(info, test_set ? "test" : "holdout", res);
+  return res;
+}
+
+void Trainer::State::run_phase(int p) {
+  const auto& t = cfg.train;
+  const auto& phase = t.phases[p];
+  if (phase.sort != "none") {
+    net->sort_channels(phase.sort == "banded" ? phase.expand_list : std::vector<int>{});
+    log::info("[", phase.name, "] channels sorted by importance", phase.sort == "banded" ? " (banded)" : "");
+  }
+  const int64_t spe = batches->steps_per_epoch();
+  const int64_t total = std::max<int64_t>(1, std::llround(phase.epochs * spe));
+  LrSchedule lr{phase.base_lr, phase.base_lr * shards(), std::llround(phase.warmup_epochs * spe), total};
+  auto opt = make_optimizer(net, t, lr.at(0));
+  const int64_t epochs = (total + spe - 1) / spe;
+  const auto t0 = Clock::now();
+  const int64_t images0 = train_images;
+  StepInfo info{phase.name, p, static_cast<int>(t.phases.size())};
+  info.epochs = epochs;
+  info.steps = total;
+  for (int64_t s = 0; s < total; ++s) {
+    if (t.max_steps > 0 && global_step >= t.max_steps) return;
+    const int64_t epoch = s / spe;
+    const double l = step(p, phase, s, static_cast<int64_t>(p) * 100000 + epoch, opt, lr.at(s));
+    ++global_step;
+    const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+    info.epoch = epoch;
+    info.step = s;
+    info.global_step = global_step;
+    info.loss = l;
+    info.lr = lr.at(s);
+    info.images_per_s = (train_images - images0) / std::max(1e-9, secs);
+    info.eta_s = secs / (s + 1) * (total - s - 1);
+    progress->step(info);
+    if (t.metrics_every > 0 && (global_step % t.metrics_every == 0 || s + 1 == total))
+      progress->record({{"type", "train"}, {"phase", p}, {"phase_name", phase.name}, {"epoch", epoch}, {"step", s},
+                        {"global_step", global_step}, {"loss", l}, {"lr", info.lr},
+                        {"images_per_s", info.images_per_s}, {"time_s", secs}});
+    const bool epoch_end = (s + 1) % spe == 0 || s + 1 == total;
+    if (epoch_end && (s + 1 == total || (t.validate_every > 0 && (epoch + 1) % t.validate_every == 0)))
+      validate(p, info, /*test_set=*/false);
+  }
+  train_seconds += std::chrono::duration<double>(Clock::now() - t0).count();
+  if (p == 0 && !phase.distill) make_teacher();
+}
+
+Trainer::Trainer(dist::Communicator& comm, RunConfig cfg) : s_(std::make_unique<State>(comm, std::move(cfg))) {
+  validate_train_config(s_->cfg);
+  OFA_CHECK(!s_->cfg.run.dir.empty(), "run directory not set");
+  if (comm.rank() == 0) std::filesystem::create_directories(s_->cfg.run.dir);
+  comm.barrier();
+  s_->setup();
+}
+
+Trainer::~Trainer() = default;
+supernet::OFAMobileNetV3& Trainer::net() { return s_->net; }
+
+TrainResult Trainer::run() {
+  auto& s = *s_;
+  const auto& t = s.cfg.train;
+  log::info("training ", t.phases.size(), " phases on ", s.comm.size(), " rank(s), ", s.batches->steps_per_epoch(),
+            " steps per epoch, global batch ", t.batch_per_rank * s.comm.size());
+  for (int p = 0; p < static_cast<int>(t.phases.size()); ++p) {
+    if (t.max_steps > 0 && s.global_step >= t.max_steps) break;
+    s.run_phase(p);
+  }
+  s.average_bn_buffers();
+  TrainResult r;
+  r.global_steps = s.global_step;
+  r.seconds = s.train_seconds;
+  r.images_per_s = s.train_images / std::max(1e-9, s.train_seconds);
+  StepInfo info{"final", static_cast<int>(t.phases.size()) - 1, static_cast<int>(t.phases.size())};
+  info.global_step = s.global_step;
+  r.test_grid = s.validate(static_cast<int>(t.phases.size()) - 1, info, /*test_set=*/true);
+  if (t.save_final && s.comm.rank() == 0) {
+    const auto path = std::filesystem::path(s.cfg.run.dir) / "supernet.pt";
+    torch::save(s.net, path.string());
+    log::info("saved ", path.string());
+  }
+  s.comm.barrier();
+  return r;
+}
+
+}  // namespace ofa::train
