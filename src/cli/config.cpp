@@ -125,6 +125,7 @@ void visit(V& v, TrainConfig& t) {
   v.field("overlap", t.overlap);
   v.field("max_steps", t.max_steps, kNonNegative);
   v.field("save_final", t.save_final);
+  v.field("final_eval", t.final_eval);
 }
 
 template <class V>

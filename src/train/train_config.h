@@ -59,6 +59,7 @@ struct TrainConfig {
   bool overlap = true;       // all-reduce buckets while backward runs
   int64_t max_steps = 0;     // stop after this many global steps (0: run all phases)
   bool save_final = true;    // write supernet.pt at the end
+  bool final_eval = true;    // evaluate the last phase's grid on the test set at the end
 };
 
 struct DistOptions {

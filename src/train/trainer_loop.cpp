@@ -176,7 +176,7 @@ TrainResult Trainer::run() {
   r.images_per_s = s.train_images / std::max(1e-9, s.train_seconds);
   StepInfo info{"final", static_cast<int>(t.phases.size()) - 1, static_cast<int>(t.phases.size())};
   info.global_step = s.global_step;
-  r.test_grid = s.validate(static_cast<int>(t.phases.size()) - 1, info, /*test_set=*/true);
+  if (t.final_eval) r.test_grid = s.validate(static_cast<int>(t.phases.size()) - 1, info, /*test_set=*/true);
   if (t.save_final && s.comm.rank() == 0) {
     const auto path = std::filesystem::path(s.cfg.run.dir) / "supernet.pt";
     torch::save(s.net, path.string());

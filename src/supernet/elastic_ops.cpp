@@ -1,0 +1,200 @@
+// Elastic layers: slicing by views, the kernel transform, sliced BatchNorm and calibration sums.
+// Initialisation follows the reference's "he_fout": conv ~ N(0, 2 / (k*k*out)), BN (1, 0),
+// linear ~ U(+-1/sqrt(in)) with zero bias, conv biases zero.
+#include "supernet/elastic_ops.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "core/error.h"
+#include "supernet/space.h"
+
+namespace ofa::supernet {
+
+Act parse_act(const std::string& name) {
+  if (name == "relu") return Act::kRelu;
+  if (name == "h_swish") return Act::kHSwish;
+  if (name == "none" || name.empty()) return Act::kNone;
+  fail(ErrorKind::kUsage, "unknown activation '", name, "' (relu, h_swish, none)");
+}
+
+const char* act_name(Act a) {
+  switch (a) {
+    case Act::kRelu: return "relu";
+    case Act::kHSwish: return "h_swish";
+    default: return nullptr;
+  }
+}
+
+torch::Tensor apply_act(const torch::Tensor& x, Act a) {
+  switch (a) {
+    case Act::kRelu: return torch::relu(x);
+    case Act::kHSwish: return torch::hardswish(x);  // x * relu6(x + 3) / 6
+    default: return x;
+  }
+}
+
+torch::Tensor global_pool(const torch::Tensor& x) { return torch::adaptive_avg_pool2d(x, {1, 1}); }
+
+std::shared_ptr<torch::nn::Module> add_holder(torch::nn::Module& parent, const std::string& name) {
+  return parent.register_module(name, std::make_shared<torch::nn::Module>());
+}
+
+namespace {
+// narrow(dim, 0, n) that returns t itself at full size: no view node, no SliceBackward (which
+// allocates a zero gradient of the full size) when nothing is cut. ~10% of a small subnet's step.
+torch::Tensor head(const torch::Tensor& t, int64_t dim, int64_t n) {
+  return n == t.size(dim) ? t : t.narrow(dim, 0, n);
+}
+
+torch::Tensor he_fout(std::vector<int64_t> shape) {
+  const double n = static_cast<double>(shape[0] * shape[2] * shape[3]);
+  return torch::randn(shape) * std::sqrt(2.0 / n);
+}
+}  // namespace
+
+// ---- pointwise --------------------------------------------------------------------------------
+
+ElasticPointwiseConvImpl::ElasticPointwiseConvImpl(int64_t max_in, int64_t max_out) {
+  weight = register_parameter("weight", he_fout({max_out, max_in, 1, 1}));
+}
+
+torch::Tensor ElasticPointwiseConvImpl::active_weight(int64_t out_channels, int64_t in_channels) const {
+  OFA_ASSERT(out_channels <= weight.size(0) && in_channels <= weight.size(1), "pointwise conv: ",
+             out_channels, "x", in_channels, " exceeds ", weight.sizes());
+  return head(head(weight, 0, out_channels), 1, in_channels);
+}
+
+torch::Tensor ElasticPointwiseConvImpl::forward(const torch::Tensor& x, int64_t out_channels) {
+  return torch::conv2d(x, active_weight(out_channels, x.size(1)));
+}
+
+// ---- depthwise with kernel transform ----------------------------------------------------------
+
+ElasticDepthwiseConvImpl::ElasticDepthwiseConvImpl(int64_t max_channels, std::vector<int> ks_list,
+                                                   int stride)
+    : ks_(std::move(ks_list)), stride_(stride) {
+  std::sort(ks_.begin(), ks_.end());
+  ks_.erase(std::unique(ks_.begin(), ks_.end()), ks_.end());
+  OFA_CHECK(!ks_.empty(), "depthwise conv: empty kernel list");
+  const int k = ks_.back();
+  weight = register_parameter("weight", he_fout({max_channels, 1, k, k}));
+  for (size_t i = 0; i + 1 < ks_.size(); ++i) {
+    const std::string name = std::to_string(ks_[i + 1]) + "to" + std::to_string(ks_[i]) + "_matrix";
+    matrices_.push_back(register_parameter(name, torch::eye(ks_[i] * ks_[i])));
+  }
+}
+
+torch::Tensor ElasticDepthwiseConvImpl::matrix(int from) const {
+  for (size_t i = 0; i + 1 < ks_.size(); ++i)
+    if (ks_[i + 1] == from) return matrices_[i];
+  return {};
+}
+
+torch::Tensor ElasticDepthwiseConvImpl::active_filter(int64_t channels, int kernel) const {
+  auto filt = head(weight, 0, channels);
+  // Walk down from the largest kernel: centre crop of the current kernel, flatten, times M^T.
+  for (int i = static_cast<int>(ks_.size()) - 1; i > 0 && ks_[i] > kernel; --i) {
+    const int64_t small = ks_[i - 1];
+    const int64_t start = (ks_[i] - small) / 2;
+    auto centre = filt.narrow(2, start, small).narrow(3, start, small).reshape({channels, small * small});
+    filt = torch::linear(centre, matrices_[i - 1]).view({channels, 1, small, small});
+  }
+  OFA_ASSERT(filt.size(2) == kernel, "kernel ", kernel, " not in the layer's kernel list");
+  return filt;
+}
+
+torch::Tensor ElasticDepthwiseConvImpl::forward(const torch::Tensor& x, int kernel) {
+  const int64_t c = x.size(1);
+  return torch::conv2d(x, active_filter(c, kernel), /*bias=*/{}, /*stride=*/stride_,
+                       /*padding=*/kernel / 2, /*dilation=*/1, /*groups=*/c);
+}
+
+// ---- batch norm -------------------------------------------------------------------------------
+
+ElasticBatchNormImpl::ElasticBatchNormImpl(int64_t max_channels, double momentum, double eps)
+    : momentum_(momentum), eps_(eps) {
+  weight = register_parameter("weight", torch::ones({max_channels}));
+  bias = register_parameter("bias", torch::zeros({max_channels}));
+  running_mean = register_buffer("running_mean", torch::zeros({max_channels}));
+  running_var = register_buffer("running_var", torch::ones({max_channels}));
+  num_batches_tracked = register_buffer("num_batches_tracked", torch::zeros({}, torch::kLong));
+}
+
+torch::Tensor ElasticBatchNormImpl::forward(const torch::Tensor& x) {
+  if (calib_.defined()) return calibrate_forward(x);
+  const int64_t c = x.size(1);
+  if (is_training()) {
+    torch::NoGradGuard no_grad;
+    num_batches_tracked.add_(1);
+  }
+  // Narrowed 1-d buffers are contiguous views: batch_norm's running-stat update lands in place.
+  return torch::batch_norm(x, head(weight, 0, c), head(bias, 0, c), head(running_mean, 0, c),
+                           head(running_var, 0, c),
+                           is_training(), momentum_, eps_, /*cudnn_enabled=*/false);
+}
+
+void ElasticBatchNormImpl::begin_calibration() {
+  calib_ = torch::zeros({2 + 2 * max_channels()}, torch::kFloat64);
+}
+
+void ElasticBatchNormImpl::end_calibration() { calib_ = torch::Tensor(); }
+
+torch::Tensor ElasticBatchNormImpl::calibrate_forward(const torch::Tensor& x) {
+  const int64_t c = x.size(1), cmax = max_channels();
+  auto xd = x.to(torch::kFloat64);
+  auto mean = xd.mean({0, 2, 3});
+  auto var = (xd - mean.view({1, c, 1, 1})).pow(2).mean({0, 2, 3});  // biased
+  const double n = static_cast<double>(x.size(0));
+  calib_[0] += n;
+  calib_[1] += n * static_cast<double>(c);
+  calib_.narrow(0, 2, c).add_(mean * n);
+  calib_.narrow(0, 2 + cmax, c).add_(var * n);
+  auto inv = torch::rsqrt(var + eps_).to(x.scalar_type());
+  auto scale = (weight.narrow(0, 0, c) * inv).view({1, c, 1, 1});
+  auto shift = bias.narrow(0, 0, c).view({1, c, 1, 1});
+  return (x - mean.to(x.scalar_type()).view({1, c, 1, 1})) * scale + shift;
+}
+
+// ---- squeeze and excitation -------------------------------------------------------------------
+
+int64_t ElasticSEImpl::mid_channels(int64_t channels) {
+  return make_divisible(static_cast<double>(channels / 4), 8);
+}
+
+ElasticSEImpl::ElasticSEImpl(int64_t max_channels) {
+  auto fc = add_holder(*this, "fc");
+  const int64_t mid = mid_channels(max_channels);
+  namespace nn = torch::nn;
+  reduce = fc->register_module("reduce", nn::Conv2d(nn::Conv2dOptions(max_channels, mid, 1)));
+  expand = fc->register_module("expand", nn::Conv2d(nn::Conv2dOptions(mid, max_channels, 1)));
+  torch::NoGradGuard no_grad;
+  for (auto* conv : {&reduce, &expand}) {
+    (*conv)->weight.copy_(he_fout((*conv)->weight.sizes().vec()));
+    (*conv)->bias.zero_();
+  }
+}
+
+torch::Tensor ElasticSEImpl::forward(const torch::Tensor& x) {
+  const int64_t c = x.size(1), mid = mid_channels(c);
+  auto y = global_pool(x);
+  y = torch::conv2d(y, head(head(reduce->weight, 0, mid), 1, c), head(reduce->bias, 0, mid));
+  y = torch::relu(y);
+  y = torch::conv2d(y, head(head(expand->weight, 0, c), 1, mid), head(expand->bias, 0, c));
+  return x * torch::hardsigmoid(y);  // relu6(y + 3) / 6
+}
+
+// ---- linear -----------------------------------------------------------------------------------
+
+ElasticLinearImpl::ElasticLinearImpl(int64_t max_in, int64_t max_out) {
+  const double bound = 1.0 / std::sqrt(static_cast<double>(max_in));
+  weight = register_parameter("weight", torch::empty({max_out, max_in}).uniform_(-bound, bound));
+  bias = register_parameter("bias", torch::zeros({max_out}));
+}
+
+torch::Tensor ElasticLinearImpl::forward(const torch::Tensor& x, int64_t out_features) {
+  const int64_t in = x.size(1);
+  return torch::linear(x, head(head(weight, 0, out_features), 1, in), head(bias, 0, out_features));
+}
+
+}  // namespace ofa::supernet

@@ -1,0 +1,146 @@
+// Each elastic op against a freshly built static LibTorch op holding the same (sliced) weights;
+// kernel transform identity at init; BN running-stat slices updated in place.
+#include <gtest/gtest.h>
+
+#include "core/error.h"
+#include "supernet/elastic_ops.h"
+#include "supernet/mbconv.h"
+
+namespace ofa::supernet {
+namespace {
+
+namespace nn = torch::nn;
+
+void expect_close(const torch::Tensor& a, const torch::Tensor& b, double tol = 1e-5) {
+  ASSERT_EQ(a.sizes(), b.sizes());
+  EXPECT_LE((a - b).abs().max().item<double>(), tol);
+}
+
+TEST(ElasticOps, PointwiseMatchesStaticConv) {
+  torch::manual_seed(0);
+  ElasticPointwiseConv pw(32, 48);
+  auto x = torch::randn({2, 24, 5, 5});
+  nn::Conv2d ref(nn::Conv2dOptions(24, 40, 1).bias(false));
+  torch::NoGradGuard g;
+  ref->weight.copy_(pw->weight.narrow(0, 0, 40).narrow(1, 0, 24));
+  expect_close(pw(x, 40), ref(x));
+  // The active weight is a view of the parameter, not a copy.
+  EXPECT_EQ(pw->active_weight(40, 24).data_ptr(), pw->weight.data_ptr());
+}
+
+TEST(ElasticOps, KernelTransformIdentityAtInit) {
+  torch::manual_seed(1);
+  ElasticDepthwiseConv dw(16, std::vector<int>{3, 5, 7}, 1);
+  EXPECT_TRUE(dw->matrix(7).equal(torch::eye(25)));
+  EXPECT_TRUE(dw->matrix(5).equal(torch::eye(9)));
+  EXPECT_FALSE(dw->matrix(3).defined());
+  auto w = dw->weight.narrow(0, 0, 12);
+  EXPECT_TRUE(dw->active_filter(12, 7).equal(w));
+  expect_close(dw->active_filter(12, 5), w.narrow(2, 1, 5).narrow(3, 1, 5), 0);
+  expect_close(dw->active_filter(12, 3), w.narrow(2, 2, 3).narrow(3, 2, 3), 0);
+  // 706 extra parameters per layer (25^2 + 9^2).
+  EXPECT_EQ(dw->parameters().size(), 3u);
+  EXPECT_EQ(dw->matrix(7).numel() + dw->matrix(5).numel(), 706);
+}
+
+TEST(ElasticOps, DepthwiseMatchesStaticConvWithTransform) {
+  torch::manual_seed(2);
+  ElasticDepthwiseConv dw(16, std::vector<int>{3, 5, 7}, 2);
+  {
+    torch::NoGradGuard g;  // non-identity matrices
+    dw->matrix(7).add_(torch::randn({25, 25}) * 0.1);
+    dw->matrix(5).add_(torch::randn({9, 9}) * 0.1);
+  }
+  auto x = torch::randn({2, 12, 9, 9});
+  auto w7 = dw->weight.narrow(0, 0, 12).detach();
+  auto w5 = torch::matmul(w7.narrow(2, 1, 5).narrow(3, 1, 5).reshape({12, 25}), dw->matrix(7).detach().t())
+                .view({12, 1, 5, 5});
+  auto w3 = torch::matmul(w5.narrow(2, 1, 3).narrow(3, 1, 3).reshape({12, 9}), dw->matrix(5).detach().t())
+                .view({12, 1, 3, 3});
+  for (auto [k, w] : {std::pair<int, torch::Tensor>{7, w7}, {5, w5}, {3, w3}}) {
+    nn::Conv2d ref(nn::Conv2dOptions(12, 12, k).stride(2).padding(k / 2).groups(12).bias(false));
+    torch::NoGradGuard g;
+    ref->weight.copy_(w);
+    expect_close(dw(x, k), ref(x));
+  }
+}
+
+TEST(ElasticOps, BatchNormSlicesTrainAndEval) {
+  torch::manual_seed(3);
+  ElasticBatchNorm bn(16, 0.1, 1e-5);
+  nn::BatchNorm2d ref(nn::BatchNormOptions(10).momentum(0.1).eps(1e-5));
+  {
+    torch::NoGradGuard g;
+    bn->weight.uniform_(0.5, 1.5);
+    bn->bias.uniform_(-1, 1);
+    ref->weight.copy_(bn->weight.narrow(0, 0, 10));
+    ref->bias.copy_(bn->bias.narrow(0, 0, 10));
+  }
+  auto x = torch::randn({4, 10, 5, 5}) * 2 + 1;
+  bn->train();
+  ref->train();
+  expect_close(bn(x), ref(x));
+  // Running stats of the [:10] slice were updated in place; the rest untouched.
+  expect_close(bn->running_mean.narrow(0, 0, 10), ref->running_mean);
+  expect_close(bn->running_var.narrow(0, 0, 10), ref->running_var);
+  EXPECT_TRUE(bn->running_mean.narrow(0, 10, 6).equal(torch::zeros({6})));
+  EXPECT_EQ(bn->num_batches_tracked.item<int64_t>(), 1);
+  bn->eval();
+  ref->eval();
+  expect_close(bn(x), ref(x));
+}
+
+TEST(ElasticOps, SEMatchesStaticConvs) {
+  torch::manual_seed(4);
+  ElasticSE se(96);
+  const int64_t c = 72, mid = ElasticSEImpl::mid_channels(c);
+  EXPECT_EQ(mid, 24);  // make_divisible(72 // 4, 8)
+  {
+    torch::NoGradGuard g;
+    se->reduce->bias.uniform_(-0.5, 0.5);
+    se->expand->bias.uniform_(-0.5, 0.5);
+  }
+  nn::Conv2d red(nn::Conv2dOptions(c, mid, 1)), exp(nn::Conv2dOptions(mid, c, 1));
+  {
+    torch::NoGradGuard g;
+    red->weight.copy_(se->reduce->weight.narrow(0, 0, mid).narrow(1, 0, c));
+    red->bias.copy_(se->reduce->bias.narrow(0, 0, mid));
+    exp->weight.copy_(se->expand->weight.narrow(0, 0, c).narrow(1, 0, mid));
+    exp->bias.copy_(se->expand->bias.narrow(0, 0, c));
+  }
+  auto x = torch::randn({3, c, 4, 4});
+  auto s = exp(torch::relu(red(x.mean({2, 3}, true))));
+  expect_close(se(x), x * (torch::relu6(s + 3) / 6));
+}
+
+TEST(ElasticOps, LinearMatchesStatic) {
+  torch::manual_seed(5);
+  ElasticLinear lin(64, 20);
+  nn::Linear ref(48, 10);
+  torch::NoGradGuard g;
+  ref->weight.copy_(lin->weight.narrow(0, 0, 10).narrow(1, 0, 48));
+  ref->bias.copy_(lin->bias.narrow(0, 0, 10));
+  auto x = torch::randn({5, 48});
+  expect_close(lin(x, 10), ref(x));
+}
+
+TEST(ElasticOps, HSwishFormula) {
+  auto x = torch::linspace(-5, 5, 101);
+  expect_close(apply_act(x, Act::kHSwish), x * torch::relu6(x + 3) / 6, 1e-6);
+  EXPECT_THROW(parse_act("gelu"), ofa::Error);
+}
+
+TEST(ElasticOps, MBConvActiveShapes) {
+  torch::manual_seed(6);
+  ElasticMBConv b(MBConvOptions(16, 16).ks_list({3, 5, 7}).expand_list({3, 4, 6}).se(true));
+  EXPECT_TRUE(b->residual());
+  EXPECT_EQ(b->hidden_channels(6), 96);
+  EXPECT_EQ(b->hidden_channels(3), 48);
+  b->set_active(5, 4);
+  EXPECT_EQ(b->active_hidden(), 64);
+  EXPECT_EQ(b(torch::randn({2, 16, 6, 6})).sizes(), (std::vector<int64_t>{2, 16, 6, 6}));
+  EXPECT_THROW(b->set_active(9, 4), ofa::Error);
+}
+
+}  // namespace
+}  // namespace ofa::supernet

@@ -1,0 +1,165 @@
+// The trainer on real Fashion-MNIST with a tiny space: np=2 equals np=1 at the same global batch
+// (coordinator, sampler, augmentation, reducer and LR all involved), every phase transition runs,
+// the coordinator's plan is the same on every rank, and the LR schedule's shape.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "dist/communicator.h"
+#include "support/test_comm.h"
+#include "train/coordinator.h"
+#include "train/schedule.h"
+#include "train/trainer.h"
+
+namespace fs = std::filesystem;
+using namespace ofa;
+
+namespace {
+
+supernet::SpaceConfig tiny_space() {
+  auto s = supernet::fmnist_space();
+  s.name = "tiny";
+  s.first_conv_width = 8;
+  s.first_block_width = 8;
+  s.stages = {{8, 2, "relu", true, 4}, {16, 2, "h_swish", true, 4}};
+  s.final_expand_width = 32;
+  s.feature_mix_width = 32;
+  s.resolutions = {20, 24, 28};
+  return s;
+}
+
+train::PhaseConfig phase(const std::string& name, std::vector<int> ks, std::vector<int> e, std::vector<int> d, int n,
+                         bool distill, const std::string& sort = "none") {
+  train::PhaseConfig p;
+  p.name = name;
+  p.ks_list = ks;
+  p.expand_list = e;
+  p.depth_list = d;
+  p.resolutions = {20, 28};
+  p.subnets_per_step = n;
+  p.epochs = 0.0005;  // 55000 / (16 per step) * 0.0005 ~ 2 steps
+  p.base_lr = 0.05;
+  p.distill = distill;
+  p.sort = sort;
+  return p;
+}
+
+train::RunConfig tiny_config(const std::string& dir) {
+  train::RunConfig c;
+  c.run.name = "tiny";
+  c.run.seed = 3;
+  c.run.dir = dir;
+  c.space = tiny_space();
+  c.data.holdout = 1000;
+  c.data.calib_images = 64;
+  c.data.calib_batch = 32;
+  c.train.batch_per_rank = 8;
+  c.train.eval_batch = 1000;
+  c.train.metrics_every = 1;
+  c.train.save_final = false;
+  c.train.final_eval = false;
+  c.train.phases = {phase("full", {7}, {6}, {4}, 1, false),
+                    phase("kernel", {3, 5, 7}, {6}, {4}, 1, true),
+                    phase("depth", {3, 5, 7}, {6}, {3, 4}, 2, true),
+                    phase("depth2", {3, 5, 7}, {6}, {2, 3, 4}, 2, true),
+                    phase("expand", {3, 5, 7}, {4, 6}, {2, 3, 4}, 4, true, "sort"),
+                    phase("expand2", {3, 5, 7}, {3, 4, 6}, {2, 3, 4}, 4, true, "banded")};
+  c.dist.check_subnet = true;
+  return c;
+}
+
+std::string temp_dir(const std::string& tag) {
+  auto d = fs::temp_directory_path() / ("ofa_train_" + tag + "_" + std::to_string(::getpid()));
+  return d.string();
+}
+
+std::vector<torch::Tensor> params_after(dist::Communicator& comm, train::RunConfig cfg) {
+  train::Trainer t(comm, cfg);
+  t.run();
+  std::vector<torch::Tensor> out;
+  for (auto& p : t.net()->parameters()) out.push_back(p.detach().clone());
+  return out;
+}
+
+}  // namespace
+
+TEST(Train, TwoRanksEqualOneRankAtSameGlobalBatch) {
+  auto& comm = test_comm();
+  if (comm.size() != 2) GTEST_SKIP() << "needs 2 ranks (runs as train.np2)";
+  auto cfg = tiny_config(temp_dir("np2"));
+  cfg.train.phases.resize(3);  // full, kernel (KD), depth (2 subnets per step)
+  cfg.train.max_steps = 5;
+  auto two = params_after(comm, cfg);  // 2 ranks x 8 images
+  if (comm.rank() == 0) {
+    auto serial = dist::make_serial();
+    auto one_cfg = cfg;
+    one_cfg.run.dir = temp_dir("np1");
+    one_cfg.train.batch_per_rank = 16;  // 1 rank x 2 micro-batches of 8: the same global batch
+    one_cfg.train.grad_accum = 2;
+    auto one = params_after(serial, one_cfg);
+    ASSERT_EQ(one.size(), two.size());
+    double worst = 0;
+    for (size_t i = 0; i < one.size(); ++i) worst = std::max(worst, (one[i] - two[i]).abs().max().item<double>());
+    EXPECT_LE(worst, 1e-5) << "largest parameter difference np1 vs np2";
+    // And training did move the weights (the comparison is not between two initial states).
+    torch::manual_seed(cfg.run.seed);
+    supernet::OFAMobileNetV3 init(cfg.space);
+    EXPECT_GT((init->parameters()[0] - one[0]).abs().max().item<double>(), 1e-4);
+    fs::remove_all(one_cfg.run.dir);
+  }
+  comm.barrier();
+  if (comm.rank() == 0) fs::remove_all(cfg.run.dir);
+}
+
+TEST(Train, EveryPhaseTransitionRuns) {
+  auto& comm = test_comm();
+  auto cfg = tiny_config(temp_dir("phases_np" + std::to_string(comm.size())));
+  train::Trainer t(comm, cfg);
+  auto r = t.run();
+  EXPECT_GE(r.global_steps, 6);
+  if (comm.rank() == 0) {
+    std::ifstream in(fs::path(cfg.run.dir) / "metrics.jsonl");
+    std::string line;
+    std::set<int> trained, validated;
+    while (std::getline(in, line)) {
+      auto j = nlohmann::json::parse(line);
+      (j["type"] == "train" ? trained : validated).insert(j["phase"].get<int>());
+    }
+    EXPECT_EQ(trained.size(), cfg.train.phases.size());
+    EXPECT_EQ(validated.size(), cfg.train.phases.size());
+  }
+  comm.barrier();
+  if (comm.rank() == 0) fs::remove_all(cfg.run.dir);
+}
+
+TEST(Train, CoordinatorPlanIsTheSameOnEveryRank) {
+  auto& comm = test_comm();
+  auto space = tiny_space();
+  train::Coordinator coord(comm, space, 11, /*check=*/true);
+  auto ph = phase("expand2", {3, 5, 7}, {3, 4, 6}, {2, 3, 4}, 4, true);
+  for (int64_t s = 0; s < 20; ++s) {
+    auto plan = coord.plan(5, ph, s);
+    ASSERT_EQ(plan.subnets.size(), 4u);
+    EXPECT_EQ(plan.hash(), coord.sample(5, ph, s).hash());  // replayable from (seed, phase, step)
+    for (const auto& sn : plan.subnets) {
+      EXPECT_EQ(sn.r, plan.resolution);
+      sn.validate(space);
+    }
+    auto mine = torch::tensor({static_cast<int64_t>(plan.hash())});
+    auto all = comm.all_gather(mine);
+    for (int r = 0; r < comm.size(); ++r) EXPECT_EQ(all[r].item<int64_t>(), mine.item<int64_t>());
+  }
+  EXPECT_NE(coord.sample(5, ph, 0).hash(), coord.sample(5, ph, 1).hash());
+}
+
+TEST(Train, LrScheduleWarmupThenCosine) {
+  train::LrSchedule lr{0.01, 0.04, 10, 110};
+  EXPECT_DOUBLE_EQ(lr.at(0), 0.01);
+  EXPECT_NEAR(lr.at(5), 0.025, 1e-12);
+  EXPECT_DOUBLE_EQ(lr.at(10), 0.04);
+  EXPECT_NEAR(lr.at(60), 0.02, 1e-12);
+  EXPECT_NEAR(lr.at(110), 0.0, 1e-12);
+  for (int s = 11; s < 110; ++s) EXPECT_LT(lr.at(s), lr.at(s - 1));
+}
