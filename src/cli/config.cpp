@@ -208,3 +208,14 @@ std::string dump_config(const RunConfig& cfg) {
 }
 
 }  // namespace ofa::cli
+
+namespace ofa::cli {
+
+std::string dump_space(const supernet::SpaceConfig& space) {
+  supernet::SpaceConfig copy = space;
+  Writer w;
+  w.section("space", copy);
+  return w.str();
+}
+
+}  // namespace ofa::cli

@@ -23,6 +23,8 @@ using train::TrainConfig;
 RunConfig load_config(const std::string& file, const std::vector<std::string>& sets = {});
 /// A file whose top-level key is `space:` (a preset), or a full config: returns its space.
 supernet::SpaceConfig load_space(const std::string& file, const std::vector<std::string>& sets = {});
+/// A space as a preset file (top-level `space:`), loadable by load_space().
+std::string dump_space(const supernet::SpaceConfig& space);
 /// The resolved configuration as YAML (what `ofa config check` prints and runs record).
 std::string dump_config(const RunConfig& cfg);
 

@@ -25,6 +25,15 @@ const std::map<std::string, Command>& commands() {
       {"data",
        {"info|pack: inspect a dataset or pack one into HDF5",
         [](const Args& a, Context&) { return ofa::cli::cmd_data(a); }, true}},
+      {"describe", {"--space S [--subnet JSON|max|min] [--supernet]: MACs, params, stage shapes", ofa::cli::cmd_describe}},
+      {"export", {"--space S [--checkpoint RUN|--init-seed N] --subnet X --out DIR: static subnet for PyTorch",
+                  ofa::cli::cmd_export}},
+      {"infer", {"DIR --input X.pt [--output Y.pt]: run an exported subnet on a torch.save'd tensor", ofa::cli::cmd_infer}},
+      {"bench", {"supernet --space S [...]: supernet vs extracted static subnet step time",
+                 [](const Args& a, Context& c) {
+                   OFA_CHECK(!a.empty() && a[0] == "supernet", "usage: ofa bench supernet ...");
+                   return ofa::cli::cmd_bench_supernet(Args(a.begin() + 1, a.end()), c);
+                 }}},
       {"train", {"CONFIG [--set K=V] [--run-dir DIR]: train a supernet through all phases", ofa::cli::cmd_train}},
       {"eval", {"RUN_DIR [--subnet JSON|max|min|grid]: test accuracy of subnets of a trained run", ofa::cli::cmd_eval}},
   };

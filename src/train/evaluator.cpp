@@ -25,6 +25,16 @@ std::vector<int64_t> share(const std::vector<int64_t>& v, int world, int rank) {
   return out;
 }
 
+// Batch b of v (consecutive chunks of `batch`) goes to rank b % world: the same batches, hence
+// the same per-batch statistics, at any world size.
+std::vector<std::vector<int64_t>> deal_batches(const std::vector<int64_t>& v, int64_t batch, int world, int rank) {
+  std::vector<std::vector<int64_t>> out;
+  for (size_t b = 0, k = 0; b < v.size(); b += batch, ++k)
+    if (static_cast<int>(k % world) == rank)
+      out.emplace_back(v.begin() + b, v.begin() + std::min(v.size(), b + batch));
+  return out;
+}
+
 // Copies of every BN running buffer, to restore after recalibration.
 std::vector<torch::Tensor> save_bn(supernet::OFAMobileNetV3& net) {
   std::vector<torch::Tensor> out;
@@ -68,10 +78,10 @@ Evaluator::Evaluator(dist::Communicator& comm, std::shared_ptr<data::Dataset> ca
     : comm_(comm),
       calib_set_(std::move(calib_set)),
       eval_set_(std::move(eval_set)),
-      calib_mine_(share(calib_indices, comm.size(), comm.rank())),
+      calib_mine_(deal_batches(calib_indices, std::max<int64_t>(1, calib_batch), comm.size(), comm.rank())),
       eval_mine_(share(eval_indices, comm.size(), comm.rank())),
       transform_(std::move(transform)),
-      calib_batch_(std::max<int64_t>(1, calib_batch / comm.size())),
+      calib_batch_(std::max<int64_t>(1, calib_batch)),
       eval_batch_(eval_batch) {
   transform_.pad = 0;
   transform_.hflip = false;
@@ -79,12 +89,8 @@ Evaluator::Evaluator(dist::Communicator& comm, std::shared_ptr<data::Dataset> ca
 
 void Evaluator::recalibrate(supernet::OFAMobileNetV3& net, int resolution) {
   std::vector<torch::Tensor> batches;
-  for (size_t b = 0; b < calib_mine_.size(); b += calib_batch_) {
-    std::vector<int64_t> rows(calib_mine_.begin() + b,
-                              calib_mine_.begin() + std::min(calib_mine_.size(), b + calib_batch_));
-    auto x = calib_set_->get_batch(rows).images;
-    batches.push_back(data::eval_transform(x, transform_, resolution));
-  }
+  for (const auto& rows : calib_mine_)
+    batches.push_back(data::eval_transform(calib_set_->get_batch(rows).images, transform_, resolution));
   auto sums = supernet::collect_bn_stats(net, batches);
   comm_.all_reduce(sums);  // the one reduction of this subnet's calibration
   supernet::apply_bn_stats(net, sums);

@@ -1,6 +1,7 @@
 // Sharded validation of a grid of subnets: for each subnet the BN statistics are recalibrated
 // from a fixed calibration subset (each rank runs its share, one all-reduce of partial sums per
-// subnet), then each rank evaluates its share of the evaluation set; all subnets' counts are
+// subnet; whole calibration batches are dealt to ranks, so the statistics do not depend on the
+// number of ranks), then each rank evaluates its share of the evaluation set; all subnets' counts are
 // reduced together once. The supernet's BN buffers are restored afterwards, so validation does
 // not change training.
 #pragma once
@@ -37,14 +38,16 @@ class Evaluator {
             std::shared_ptr<data::Dataset> eval_set, std::vector<int64_t> eval_indices,
             data::TransformOptions transform, int64_t calib_batch, int64_t eval_batch);
   std::vector<SubnetResult> evaluate(supernet::OFAMobileNetV3& net, const std::vector<supernet::SubnetConfig>& grid);
+  /// Resets the active subnet's BN statistics from the calibration set (one all-reduce).
+  void recalibrate(supernet::OFAMobileNetV3& net, int resolution);
 
  private:
-  void recalibrate(supernet::OFAMobileNetV3& net, int resolution);
   std::vector<double> local_counts(supernet::OFAMobileNetV3& net, int resolution);  // {correct, loss_sum, n}
 
   dist::Communicator& comm_;
   std::shared_ptr<data::Dataset> calib_set_, eval_set_;
-  std::vector<int64_t> calib_mine_, eval_mine_;  // this rank's share
+  std::vector<std::vector<int64_t>> calib_mine_;  // this rank's calibration batches
+  std::vector<int64_t> eval_mine_;                 // this rank's share of the evaluation set
   data::TransformOptions transform_;
   int64_t calib_batch_, eval_batch_;
 };

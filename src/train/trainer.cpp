@@ -106,7 +106,15 @@ void Trainer::State::make_teacher() {
   teacher = supernet::OFAMobileNetV3(cfg.space);
   copy_state(*teacher, *net);
   for (auto& p : teacher->parameters()) p.set_requires_grad(false);
-  teacher->set_active(supernet::max_subnet(cfg.space));
+  const auto max = supernet::max_subnet(cfg.space);
+  teacher->set_active(max);
+  // The teacher's BN statistics come from the sharded calibration pass, not from the running
+  // averages: those depend on how the global batch was split over ranks, the calibration does not,
+  // so the teacher (and everything distilled from it) is the same at any world size.
+  const auto& d = cfg.data;
+  Evaluator calib(comm, data.train, calib_idx, data.train, {}, data::TransformOptions{0, false, d.mean, d.std},
+                  d.calib_batch, cfg.train.eval_batch);
+  calib.recalibrate(teacher, max.r);
   teacher->eval();
 }
 

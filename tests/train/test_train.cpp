@@ -90,7 +90,7 @@ TEST(Train, TwoRanksEqualOneRankAtSameGlobalBatch) {
   if (comm.size() != 2) GTEST_SKIP() << "needs 2 ranks (runs as train.np2)";
   auto cfg = tiny_config(temp_dir("np2"));
   cfg.train.phases.resize(3);  // full, kernel (KD), depth (2 subnets per step)
-  cfg.train.max_steps = 5;
+  cfg.train.max_steps = 5;  // 2 steps of full, 2 of kernel (KD), 1 of depth (2 subnets)
   auto two = params_after(comm, cfg);  // 2 ranks x 8 images
   if (comm.rank() == 0) {
     auto serial = dist::make_serial();
@@ -102,6 +102,7 @@ TEST(Train, TwoRanksEqualOneRankAtSameGlobalBatch) {
     ASSERT_EQ(one.size(), two.size());
     double worst = 0;
     for (size_t i = 0; i < one.size(); ++i) worst = std::max(worst, (one[i] - two[i]).abs().max().item<double>());
+    std::printf("largest parameter difference np1 vs np2 after %lld steps: %.3g\n", static_cast<long long>(cfg.train.max_steps), worst);
     EXPECT_LE(worst, 1e-5) << "largest parameter difference np1 vs np2";
     // And training did move the weights (the comparison is not between two initial states).
     torch::manual_seed(cfg.run.seed);
