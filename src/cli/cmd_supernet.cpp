@@ -85,8 +85,10 @@ supernet::OFAMobileNetV3 load_supernet(const supernet::SpaceConfig& space, const
 int cmd_describe(const Args& in, Context& ctx) {
   Args args = in;
   std::string space_file, spec = "max";
-  OFA_CHECK(take_option(args, "--space", space_file), "usage: ofa describe --space SPACE.yaml [--subnet JSON|max|min] [--supernet]");
+  OFA_CHECK(take_option(args, "--space", space_file), "usage: ofa describe --space SPACE.yaml [--subnet JSON|max|min] [--resolution R] [--supernet]");
   take_option(args, "--subnet", spec);
+  std::string res;
+  take_option(args, "--resolution", res);
   const bool supernet_only = take_flag(args, "--supernet");
   auto sets = take_sets(args);
   reject_leftover_options(args, "describe");
@@ -96,7 +98,10 @@ int cmd_describe(const Args& in, Context& ctx) {
     const auto n = supernet::supernet_params(space);
     j = {{"space", space.name}, {"supernet_params", n}, {"supernet_params_m", n / 1e6}};
   } else {
-    j = describe_json(space, parse_subnet(spec, space));
+    auto s = parse_subnet(spec, space);
+    if (!res.empty()) s.r = std::stoi(res);
+    s.validate(space);
+    j = describe_json(space, s);
   }
   if (ctx.comm.rank() == 0) std::cout << j.dump(2) << "\n";
   return 0;
@@ -119,6 +124,8 @@ int cmd_export(const Args& in, Context& ctx) {
   net->set_active(subnet);
   net->eval();
   auto st = supernet::extract(net);
+  // torch::pickle_save tags the dict's type (torch.jit._pickle.restore_type_tag): torch.load reads it
+  // as a plain dict of tensors; weights_only=True refuses that tag (noted in docs/performance.md).
   c10::Dict<std::string, at::Tensor> state;
   for (const auto& kv : st->named_parameters()) state.insert(kv.key(), kv.value().detach().contiguous());
   for (const auto& kv : st->named_buffers()) state.insert(kv.key(), kv.value().contiguous());

@@ -29,10 +29,12 @@ const std::map<std::string, Command>& commands() {
       {"export", {"--space S [--checkpoint RUN|--init-seed N] --subnet X --out DIR: static subnet for PyTorch",
                   ofa::cli::cmd_export}},
       {"infer", {"DIR --input X.pt [--output Y.pt]: run an exported subnet on a torch.save'd tensor", ofa::cli::cmd_infer}},
-      {"bench", {"supernet --space S [...]: supernet vs extracted static subnet step time",
+      {"bench", {"supernet|reducer [...]: supernet vs static subnet; reducer vs raw all_reduce",
                  [](const Args& a, Context& c) {
-                   OFA_CHECK(!a.empty() && a[0] == "supernet", "usage: ofa bench supernet ...");
-                   return ofa::cli::cmd_bench_supernet(Args(a.begin() + 1, a.end()), c);
+                   OFA_CHECK(!a.empty() && (a[0] == "supernet" || a[0] == "reducer"),
+                             "usage: ofa bench supernet|reducer ...");
+                   const Args rest(a.begin() + 1, a.end());
+                   return a[0] == "supernet" ? ofa::cli::cmd_bench_supernet(rest, c) : ofa::cli::cmd_bench_reducer(rest, c);
                  }}},
       {"train", {"CONFIG [--set K=V] [--run-dir DIR]: train a supernet through all phases", ofa::cli::cmd_train}},
       {"eval", {"RUN_DIR [--subnet JSON|max|min|grid]: test accuracy of subnets of a trained run", ofa::cli::cmd_eval}},

@@ -124,7 +124,7 @@ void Trainer::State::run_phase(int p) {
   info.epochs = epochs;
   info.steps = total;
   for (int64_t s = 0; s < total; ++s) {
-    if (t.max_steps > 0 && global_step >= t.max_steps) return;
+    if (t.max_steps > 0 && global_step >= t.max_steps) break;
     const int64_t epoch = s / spe;
     const double l = step(p, phase, s, static_cast<int64_t>(p) * 100000 + epoch, opt, lr.at(s));
     ++global_step;

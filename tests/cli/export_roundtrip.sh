@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# ofa export -> PyTorch -> ofa infer: the exported weights.pt loads with torch.load(weights_only=True)
+# in Python, its keys/shapes agree with net.config, and `ofa infer` on a tensor saved by Python's
+# torch.save gives logits that Python reads back. Skips (exit 77) without Python's torch.
+set -euo pipefail
+ofa=$1
+src=$2
+py=/usr/bin/python3
+if ! "$py" -c "import torch" 2>/dev/null; then echo "python3-torch not installed: skipped"; exit 77; fi
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+"$ofa" export --space "$src/configs/space/fmnist_small.yaml" --init-seed 1 --subnet max --out "$work/max"
+"$ofa" export --space "$src/configs/space/fmnist_small.yaml" --init-seed 1 --subnet min --out "$work/min"
+for d in max min; do
+  for f in net.config weights.pt subnet.json info.json space.yaml; do
+    [[ -s "$work/$d/$f" ]] || { echo "missing $d/$f"; exit 1; }
+  done
+done
+"$py" - "$work" <<'PY'
+import json, sys, torch
+work = sys.argv[1]
+for d in ("max", "min"):
+    sd = torch.load(f"{work}/{d}/weights.pt")
+    assert isinstance(sd, dict) and all(torch.is_tensor(v) for v in sd.values()), "a dict of tensors"
+    cfg = json.load(open(f"{work}/{d}/net.config"))
+    assert cfg["name"] == "MobileNetV3", cfg["name"]
+    assert len(cfg["blocks"]) == sum(1 for k in sd if k.endswith("depth_conv.conv.weight")), "block count"
+    for i, b in enumerate(cfg["blocks"]):
+        conv = b["conv"]
+        w = sd[f"blocks.{i}.conv.depth_conv.conv.weight"]
+        assert w.shape[-1] == conv["kernel_size"], (i, w.shape, conv["kernel_size"])
+        assert w.shape[0] == b["conv"]["mid_channels"] or conv.get("mid_channels") is None or i == 0, (i, w.shape)
+    assert sd["classifier.linear.weight"].shape == (10, cfg["classifier"]["in_features"])
+    info = json.load(open(f"{work}/{d}/info.json"))
+    assert info["params"] == sum(v.numel() for k, v in sd.items() if "running" not in k and "num_batches" not in k), "params"
+torch.manual_seed(0)
+torch.save(torch.randn(4, 1, 28, 28), f"{work}/x.pt")
+PY
+"$ofa" infer "$work/max" --input "$work/x.pt" --output "$work/y.pt"
+"$py" -c "
+import torch, sys
+y = torch.load('$work/y.pt')
+assert y.shape == (4, 10), y.shape
+assert torch.isfinite(y).all()
+print('logits from ofa infer read in python:', tuple(y.shape))
+"
+echo "export round trip ok"
