@@ -58,7 +58,7 @@ int cmd_bench_reducer(const Args& in, Context& ctx) {
   const double raw = median_seconds(comm, std::stoi(reps), [&] { comm.all_reduce(flat); });
   dist::Reducer reducer(comm, params, dist::ReducerOptions{});
   const double ours = median_seconds(comm, std::stoi(reps), [&] {
-    reducer.arm();
+    reducer.arm(torch::Tensor());
     reducer.finish();
   });
   // Overlap on the real step: max subnet forward + backward with the reducer armed.
@@ -71,7 +71,7 @@ int cmd_bench_reducer(const Args& in, Context& ctx) {
     for (auto& p : params) p.mutable_grad().zero_();
     const auto t0 = Clock::now();
     auto loss = torch::nn::functional::cross_entropy(net->forward(x), y);
-    reducer.arm();
+    reducer.arm(loss);
     loss.backward();
     reducer.finish();
     if (i == 0) continue;  // warm-up

@@ -8,6 +8,9 @@
 #include <condition_variable>
 #include <mutex>
 #include <thread>
+#include <unordered_set>
+
+#include <cstring>
 
 #include "core/error.h"
 
@@ -35,8 +38,9 @@ struct Reducer::State {
   std::condition_variable cv;
   bool armed = false;
   bool stop = false;
-  int next = 0;  // next bucket the comm thread reduces
-  int done = 0;  // buckets finished this step
+  int next = 0;           // next bucket to reduce (by the comm thread, or by finish())
+  bool busy = false;      // the comm thread is reducing bucket `next`
+  bool draining = false;  // finish() reduces the remaining buckets itself: no thread hand-off
   std::thread worker;
   ReducerStats stats;  // being accumulated this step
   ReducerStats last;   // the previous finished step
@@ -69,21 +73,37 @@ struct ReadyHook final : torch::autograd::FunctionPostHook {
 };
 }  // namespace
 
+// Copies between a gradient and its slice of the bucket. Contiguous CPU gradients go through
+// memcpy: a bucket holds hundreds of small tensors, and per-op dispatch would dominate.
+void copy_slice(torch::Tensor& flat, int64_t off, torch::Tensor& g, bool into_flat) {
+  if (flat.is_cpu() && g.is_cpu() && g.is_contiguous()) {
+    auto* f = static_cast<char*>(flat.data_ptr()) + off * flat.element_size();
+    const size_t n = static_cast<size_t>(g.numel() * g.element_size());
+    if (into_flat)
+      std::memcpy(f, g.data_ptr(), n);
+    else
+      std::memcpy(g.data_ptr(), f, n);
+  } else if (into_flat) {
+    flat.narrow(0, off, g.numel()).copy_(g.reshape({-1}));
+  } else {
+    g.copy_(flat.narrow(0, off, g.numel()).view_as(g));
+  }
+}
+
 void Reducer::State::reduce_bucket(Bucket& b) {
   torch::NoGradGuard no_grad;
   int64_t off = 0;
   for (int i : b.params) {
     auto g = params[i].mutable_grad();
-    const int64_t n = g.numel();
-    b.flat.narrow(0, off, n).copy_(g.reshape({-1}));
-    off += n;
+    copy_slice(b.flat, off, g, /*into_flat=*/true);
+    off += g.numel();
   }
   comm->all_reduce(b.flat, ReduceOp::kSum);
   b.flat.div_(static_cast<double>(comm->size()));
   off = 0;
   for (int i : b.params) {
     auto g = params[i].mutable_grad();
-    g.copy_(b.flat.narrow(0, off, g.numel()).view_as(g));
+    copy_slice(b.flat, off, g, /*into_flat=*/false);
     off += g.numel();
   }
 }
@@ -91,9 +111,12 @@ void Reducer::State::reduce_bucket(Bucket& b) {
 void Reducer::State::run() {
   for (;;) {
     std::unique_lock<std::mutex> lock(mu);
-    cv.wait(lock, [&] { return stop || (next < static_cast<int>(buckets.size()) && buckets[next].ready); });
+    cv.wait(lock, [&] {
+      return stop || (!draining && next < static_cast<int>(buckets.size()) && buckets[next].ready);
+    });
     if (stop) return;
     Bucket& b = buckets[next];
+    busy = true;
     lock.unlock();
     const auto t0 = Clock::now();
     try {
@@ -106,7 +129,7 @@ void Reducer::State::run() {
     lock.lock();
     stats.comm_seconds += dt;
     ++next;
-    ++done;
+    busy = false;
     cv.notify_all();
   }
 }
@@ -166,9 +189,30 @@ Reducer::~Reducer() {
   }
 }
 
-void Reducer::arm() {
+void Reducer::arm(const torch::Tensor& loss) {
+  if (s_->comm->size() == 1) return;
+  // Every autograd node the loss reaches; a parameter whose accumulator is not among them gets
+  // no gradient from this backward.
+  std::unordered_set<const torch::autograd::Node*> seen;
+  std::vector<torch::autograd::Node*> stack;
+  if (loss.defined() && loss.grad_fn()) stack.push_back(loss.grad_fn().get());
+  while (!stack.empty()) {
+    auto* node = stack.back();
+    stack.pop_back();
+    if (!seen.insert(node).second) continue;
+    for (const auto& edge : node->next_edges())
+      if (edge.function) stack.push_back(edge.function.get());
+  }
   std::lock_guard<std::mutex> lock(s_->mu);
   s_->armed = true;
+  for (size_t i = 0; i < s_->params.size(); ++i) {
+    if (s_->accumulators.empty() || seen.count(s_->accumulators[i].get())) continue;
+    auto& p = s_->params[i];
+    if (!p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);  // before its bucket can go
+    Bucket& b = s_->buckets[s_->bucket_of[i]];
+    if (--b.pending == 0) b.ready = true;
+  }
+  s_->cv.notify_all();
 }
 
 void Reducer::finish() {
@@ -179,9 +223,26 @@ void Reducer::finish() {
     if (!p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);
   if (s_->comm->size() == 1) return;
   std::unique_lock<std::mutex> lock(s_->mu);
-  for (auto& b : s_->buckets) b.ready = true;
-  s_->cv.notify_all();
-  s_->cv.wait(lock, [&] { return s_->done == static_cast<int>(s_->buckets.size()); });
+  // Backward is over: whatever the comm thread has not started, this thread reduces itself, in the
+  // same bucket order (a hand-off to a thread sharing the core would only add latency now).
+  s_->draining = true;
+  s_->cv.wait(lock, [&] { return !s_->busy; });
+  while (s_->next < static_cast<int>(s_->buckets.size()) && !s_->error) {
+    Bucket& b = s_->buckets[s_->next];
+    lock.unlock();
+    const auto t1 = Clock::now();
+    try {
+      s_->reduce_bucket(b);
+    } catch (...) {
+      lock.lock();
+      s_->error = std::current_exception();
+      break;
+    }
+    lock.lock();
+    s_->stats.comm_seconds += std::chrono::duration<double>(Clock::now() - t1).count();
+    ++s_->next;
+  }
+  s_->draining = false;
   // Reset for the next step.
   for (auto& b : s_->buckets) {
     b.ready = false;
@@ -189,7 +250,6 @@ void Reducer::finish() {
   }
   s_->armed = false;
   s_->next = 0;
-  s_->done = 0;
   s_->stats.wait_seconds = std::chrono::duration<double>(Clock::now() - t0).count();
   s_->last = s_->stats;
   s_->stats.comm_seconds = 0;

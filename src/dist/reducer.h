@@ -38,8 +38,11 @@ class Reducer {
   Reducer(const Reducer&) = delete;
   Reducer& operator=(const Reducer&) = delete;
 
-  /// Call before the step's last backward: from now on hooks launch buckets.
-  void arm();
+  /// Call with the loss before the step's last backward: from now on hooks launch buckets.
+  /// Parameters the loss's autograd graph cannot reach (the subnet does not use them: other
+  /// kernels' transform matrices, skipped blocks) are ready at once, so they never hold a bucket
+  /// back (DDP's unused-parameter search).
+  void arm(const torch::Tensor& loss);
   /// After the last backward: averages every gradient over ranks; returns when all are done.
   void finish();
 

@@ -68,7 +68,7 @@ double Trainer::State::step(int p, const PhaseConfig& phase, int64_t s, int64_t 
       const double v = loss.item<double>();
       finite = finite && std::isfinite(v);
       loss_sum += v;
-      if (m + 1 == t.grad_accum && i + 1 == plan.subnets.size()) reducer->arm();
+      if (m + 1 == t.grad_accum && i + 1 == plan.subnets.size()) reducer->arm(loss);
       loss.backward();
     }
   }

@@ -42,8 +42,9 @@ std::vector<torch::Tensor> grads_with(bool use_reducer, bool overlap, int steps)
     torch::manual_seed(100 + 10 * comm.rank() + step);
     auto x = torch::randn({4, 16});
     net.forward(x, false).pow(2).mean().backward();
-    if (reducer) reducer->arm();
-    net.forward(x * 0.5, /*skip_b=*/true).pow(2).mean().backward();
+    auto loss = net.forward(x * 0.5, /*skip_b=*/true).pow(2).mean();
+    if (reducer) reducer->arm(loss);
+    loss.backward();
     if (reducer) {
       reducer->finish();
     } else {
