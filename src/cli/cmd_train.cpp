@@ -12,7 +12,6 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "data/open.h"
-#include "data/sampler.h"
 #include "train/evaluator.h"
 #include "train/progress.h"
 #include "train/trainer.h"
@@ -94,12 +93,10 @@ int cmd_eval(const Args& in, Context& ctx) {
   data::OpenOptions oo;
   oo.fashion_mnist_dir = cfg.data.fmnist_dir;
   auto data = data::open_dataset(cfg.data.source, oo);
-  auto [train_idx, holdout_idx] = data::split_holdout(data.train->size(), cfg.data.holdout, cfg.run.seed);
-  data::shuffle_indices(train_idx, cfg.run.seed, 0xca11b);
-  train_idx.resize(std::min<int64_t>(cfg.data.calib_images, train_idx.size()));
+  const auto split = train::split_data(data.train->size(), cfg.data, cfg.run.seed);
   std::vector<int64_t> test_idx(data.test->size());
   for (size_t i = 0; i < test_idx.size(); ++i) test_idx[i] = static_cast<int64_t>(i);
-  train::Evaluator ev(ctx.comm, data.train, train_idx, data.test, test_idx,
+  train::Evaluator ev(ctx.comm, data.train, split.calib, data.test, test_idx,
                       data::TransformOptions{0, false, cfg.data.mean, cfg.data.std}, cfg.data.calib_batch,
                       cfg.train.eval_batch);
   auto res = ev.evaluate(net, subnets);

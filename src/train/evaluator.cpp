@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "core/error.h"
+#include "data/sampler.h"
 #include "supernet/bn_calib.h"
 #include "supernet/flops.h"
 
@@ -50,6 +51,17 @@ void restore_bn(supernet::OFAMobileNetV3& net, const std::vector<torch::Tensor>&
 }
 
 }  // namespace
+
+DataSplit split_data(int64_t train_size, const DataOptions& data, uint64_t seed) {
+  OFA_CHECK(data.holdout < train_size, "data.holdout (", data.holdout, ") must be below the training set size ",
+            train_size);
+  DataSplit s;
+  std::tie(s.train, s.holdout) = data::split_holdout(train_size, data.holdout, seed);
+  s.calib = s.train;
+  data::shuffle_indices(s.calib, seed, 0xca11b);
+  s.calib.resize(std::min<int64_t>(data.calib_images, s.calib.size()));
+  return s;
+}
 
 supernet::SubnetConfig uniform_subnet(const supernet::SpaceConfig& space, int ks, int e, int d, int r) {
   supernet::SubnetConfig s;

@@ -29,6 +29,14 @@ struct SubnetResult {
 /// `resolutions` (empty: min and max of the phase's).
 std::vector<supernet::SubnetConfig> phase_grid(const supernet::SpaceConfig& space, const PhaseConfig& phase,
                                                const std::vector<int>& resolutions);
+/// The index sets of a run, a pure function of (training set size, data options, seed): the
+/// training part and the held-out part of the training set, and the BN calibration subset
+/// (calib_images drawn from the training part), identical for `ofa train` and `ofa eval`.
+struct DataSplit {
+  std::vector<int64_t> train, holdout, calib;
+};
+DataSplit split_data(int64_t train_size, const DataOptions& data, uint64_t seed);
+
 /// Uniform subnet: the same kernel/expand everywhere and depth everywhere.
 supernet::SubnetConfig uniform_subnet(const supernet::SpaceConfig& space, int ks, int e, int d, int r);
 

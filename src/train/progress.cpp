@@ -84,8 +84,7 @@ void Progress::validation(const StepInfo& s, const std::string& split, const std
   mean /= std::max<size_t>(1, grid.size());
   j["mean_accuracy"] = mean;
   record(j);
-  log::info("[", s.phase_name, "] ", split, " grid of ", grid.size(), " subnets: mean accuracy ", mean * 100, "%",
-            grid.empty() ? "" : "");
+  log::info("[", s.phase_name, "] ", split, " grid of ", grid.size(), " subnets: mean accuracy ", mean * 100, "%");
 }
 
 std::string Progress::table(const std::vector<SubnetResult>& grid) {

@@ -75,12 +75,10 @@ void Trainer::State::setup() {
   data::OpenOptions oo;
   oo.fashion_mnist_dir = d.fmnist_dir;
   data = data::open_dataset(d.source, oo);
-  const int64_t n = data.train->size();
-  OFA_CHECK(d.holdout < n, "data.holdout (", d.holdout, ") must be below the training set size ", n);
-  std::tie(train_idx, holdout_idx) = data::split_holdout(n, d.holdout, cfg.run.seed);
-  calib_idx = train_idx;
-  data::shuffle_indices(calib_idx, cfg.run.seed, 0xca11b);
-  calib_idx.resize(std::min<int64_t>(d.calib_images, calib_idx.size()));
+  auto split = split_data(data.train->size(), d, cfg.run.seed);
+  train_idx = std::move(split.train);
+  holdout_idx = std::move(split.holdout);
+  calib_idx = std::move(split.calib);
 
   torch::manual_seed(cfg.run.seed);
   net = supernet::OFAMobileNetV3(cfg.space);
