@@ -1,5 +1,8 @@
 // Small helpers for subcommand argument lists (see commands.h): no single-letter flags, and
 // anything unrecognised is an error rather than silently ignored.
+#include <filesystem>
+#include <fstream>
+
 #include "cli/commands.h"
 #include "core/error.h"
 
@@ -41,6 +44,20 @@ bool take_flag(Args& args, const std::string& name) {
 void reject_leftover_options(const Args& args, const std::string& command) {
   for (const auto& a : args)
     OFA_CHECK(a.rfind("--", 0) != 0, "ofa ", command, ": unknown option '", a, "' (see ofa ", command, " --help)");
+}
+
+supernet::SubnetConfig parse_subnet(const std::string& spec, const supernet::SpaceConfig& space) {
+  if (spec == "max") return supernet::max_subnet(space);
+  if (spec == "min") return supernet::min_subnet(space);
+  nlohmann::json j;
+  try {
+    j = std::filesystem::exists(spec) ? nlohmann::json::parse(std::ifstream(spec)) : nlohmann::json::parse(spec);
+  } catch (const nlohmann::json::exception& e) {
+    fail(ErrorKind::kUsage, "--subnet '", spec, "': not max|min, a JSON file or JSON text: ", e.what());
+  }
+  auto s = supernet::SubnetConfig::from_json(j);
+  s.validate(space);
+  return s;
 }
 
 }  // namespace ofa::cli

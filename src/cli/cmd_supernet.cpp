@@ -21,20 +21,6 @@ namespace fs = std::filesystem;
 namespace ofa::cli {
 namespace {
 
-supernet::SubnetConfig parse_subnet(const std::string& spec, const supernet::SpaceConfig& space) {
-  if (spec == "max") return supernet::max_subnet(space);
-  if (spec == "min") return supernet::min_subnet(space);
-  nlohmann::json j;
-  try {
-    j = fs::exists(spec) ? nlohmann::json::parse(std::ifstream(spec)) : nlohmann::json::parse(spec);
-  } catch (const nlohmann::json::exception& e) {
-    fail(ErrorKind::kUsage, "--subnet '", spec, "': not max|min, a JSON file or JSON text: ", e.what());
-  }
-  auto s = supernet::SubnetConfig::from_json(j);
-  s.validate(space);
-  return s;
-}
-
 std::vector<char> read_bytes(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   OFA_CHECK(in.good(), path, ": cannot open");

@@ -56,21 +56,9 @@ int cmd_train(const Args& in, Context& ctx) {
 namespace {
 
 std::vector<supernet::SubnetConfig> parse_subnets(const std::string& spec, const RunConfig& cfg) {
-  if (spec == "max") return {supernet::max_subnet(cfg.space)};
-  if (spec == "min") return {supernet::min_subnet(cfg.space)};
-  if (spec == "grid") {
-    OFA_CHECK(!cfg.train.phases.empty(), "--subnet grid needs train.phases in the run's config");
-    return train::phase_grid(cfg.space, cfg.train.phases.back(), cfg.train.val_resolutions);
-  }
-  nlohmann::json j;
-  try {
-    j = fs::exists(spec) ? nlohmann::json::parse(std::ifstream(spec)) : nlohmann::json::parse(spec);
-  } catch (const nlohmann::json::exception& e) {
-    fail(ErrorKind::kUsage, "--subnet: not max|min|grid, a JSON file or JSON text: ", e.what());
-  }
-  auto s = supernet::SubnetConfig::from_json(j);
-  s.validate(cfg.space);
-  return {s};
+  if (spec != "grid") return {parse_subnet(spec, cfg.space)};
+  OFA_CHECK(!cfg.train.phases.empty(), "--subnet grid needs train.phases in the run's config");
+  return train::phase_grid(cfg.space, cfg.train.phases.back(), cfg.train.val_resolutions);
 }
 
 }  // namespace

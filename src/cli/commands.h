@@ -7,6 +7,7 @@
 #include "core/runtime.h"
 #include "dist/communicator.h"
 #include "dist/launch_env.h"
+#include "supernet/subnet_config.h"
 
 namespace ofa::cli {
 
@@ -35,6 +36,8 @@ bool take_option(Args& args, const std::string& name, std::string& value);
 std::vector<std::string> take_sets(Args& args);
 /// Pulls a boolean "--flag" out of args.
 bool take_flag(Args& args, const std::string& name);
+/// "max", "min", a JSON file or JSON text in the reference's format -> a validated subnet.
+supernet::SubnetConfig parse_subnet(const std::string& spec, const supernet::SpaceConfig& space);
 /// Throws a usage error if anything starting with "--" is left.
 void reject_leftover_options(const Args& args, const std::string& command);
 

@@ -1,30 +1,22 @@
-// Trainer implementation (see trainer.h): setup, the phase loop, one step, validation, the end.
+// Trainer setup (see trainer.h): data split, network, reducer, teacher; the loop is in trainer_loop.cpp.
 #include "train/trainer.h"
 
 #include <torch/torch.h>
 
-#include <chrono>
 #include <filesystem>
-#include <fstream>
 
 #include "core/error.h"
 #include "core/log.h"
-#include "core/rng.h"
 #include "data/open.h"
-#include "data/sampler.h"
 #include "dist/reducer.h"
 #include "train/batches.h"
 #include "train/coordinator.h"
-#include "train/loss.h"
 #include "train/progress.h"
-#include "train/schedule.h"
 #include "train/trainer_state.h"
 
 namespace ofa::train {
 
-using Clock = std::chrono::steady_clock;
 namespace fs = std::filesystem;
-
 
 namespace {
 
