@@ -34,6 +34,15 @@ if(OFA_JEMALLOC)
   set(OFA_HAVE_JEMALLOC 1)
 endif()
 
+# ISA-L's CRC32C (checkpoint shard checksums; SIMD on x86, aarch64, ppc64le). Without it a
+# portable table-driven CRC32C is used (same values, slower).
+find_path(OFA_ISAL_INCLUDE isa-l/crc.h)
+find_library(OFA_ISAL_LIB NAMES isal)
+set(OFA_HAVE_ISAL 0)
+if(OFA_ISAL_INCLUDE AND OFA_ISAL_LIB)
+  set(OFA_HAVE_ISAL 1)
+endif()
+
 set(OFA_HAVE_NCCL 0)
 set(OFA_HAVE_CUDA_TORCH 0)
 if(TORCH_CUDA_LIBRARIES OR CUDA_FOUND)

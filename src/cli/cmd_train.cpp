@@ -11,6 +11,7 @@
 #include "cli/config.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "core/signals.h"
 #include "data/open.h"
 #include "train/evaluator.h"
 #include "train/progress.h"
@@ -23,32 +24,60 @@ namespace ofa::cli {
 int cmd_train(const Args& in, Context& ctx) {
   Args args = in;
   if (!args.empty() && args[0] == "--help") {
-    std::cout << "usage: ofa train CONFIG [--set KEY=VALUE ...] [--run-dir DIR]\n";
+    std::cout << "usage: ofa train CONFIG [--set KEY=VALUE ...] [--run-dir DIR] [--resume auto|CHECKPOINT_DIR | "
+                 "--no-resume]\n"
+                 "  resumes from the newest valid checkpoint in DIR/checkpoints by default; on SIGUSR2/SIGTERM it\n"
+                 "  checkpoints at the next step, requeues under Slurm and exits with code 75\n";
     return 0;
   }
   auto sets = take_sets(args);
-  std::string run_dir;
+  std::string run_dir, resume;
   const bool has_dir = take_option(args, "--run-dir", run_dir);
+  const bool has_resume = take_option(args, "--resume", resume);
+  const bool no_resume = take_flag(args, "--no-resume");
   reject_leftover_options(args, "train");
   OFA_CHECK(args.size() == 1, "ofa train: expected one CONFIG file");
+  OFA_CHECK(!(has_resume && no_resume), "ofa train: --resume and --no-resume exclude each other");
   RunConfig cfg = load_config(args[0], sets);
   if (has_dir) cfg.run.dir = run_dir;
+  if (has_resume) cfg.checkpoint.resume = resume;
+  if (no_resume) cfg.checkpoint.resume = "none";
+  if (cfg.checkpoint.resume != "auto" && cfg.checkpoint.resume != "none")
+    OFA_CHECK(fs::exists(fs::path(cfg.checkpoint.resume) / "manifest.json"), "--resume ", cfg.checkpoint.resume,
+              ": not a committed checkpoint directory (no manifest.json)");
+  signals::install_stop_handlers();
   if (ctx.comm.rank() == 0) {
     fs::create_directories(cfg.run.dir);
-    std::ofstream out(fs::path(cfg.run.dir) / "config.yaml");
-    out << "# resolved from " << args[0] << "\n" << dump_config(cfg);
-    OFA_CHECK_KIND(kIo, out.good(), cfg.run.dir, "/config.yaml: cannot write");
+    const fs::path cfg_path = fs::path(cfg.run.dir) / "config.yaml";
+    // Keep the run's own config when a resume is about to refuse a different one (loses nothing).
+    bool keep_old = false;
+    if (cfg.checkpoint.resume != "none" && !cfg.checkpoint.allow_config_change && fs::exists(cfg_path)) {
+      try {
+        keep_old = load_config(cfg_path.string()).config_hash != cfg.config_hash;
+      } catch (const Error&) {
+        keep_old = false;
+      }
+    }
+    if (!keep_old) {
+      std::ofstream out(cfg_path);
+      out << "# resolved from " << args[0] << "\n" << dump_config(cfg);
+      OFA_CHECK_KIND(kIo, out.good(), cfg_path.string(), ": cannot write");
+    }
     log::info("run dir ", cfg.run.dir, " (", ctx.comm.size(), " rank(s), ", ctx.comm.backend(), ", ",
               ctx.tuning.threads, " thread(s)/rank)");
   }
   train::Trainer trainer(ctx.comm, cfg);
   auto result = trainer.run();
+  if (result.preempted)
+    throw Error(ErrorKind::kPreempted, "stopped by signal " + std::to_string(result.signal) + " at global step " +
+                                           std::to_string(result.global_steps) + " after checkpoint " +
+                                           result.last_checkpoint + "; run the same command again to resume");
   if (ctx.comm.rank() == 0) {
     std::cout << "\nfinal test accuracy (BN recalibrated), " << result.global_steps << " steps in "
               << train::format_duration(result.seconds) << ", " << static_cast<int>(result.images_per_s)
               << " img/s:\n"
               << train::Progress::table(result.test_grid) << "results: " << cfg.run.dir
-              << "/{config.yaml,metrics.jsonl,supernet.pt}\n";
+              << "/{config.yaml,metrics.jsonl,supernet.pt,checkpoints/}\n";
   }
   return 0;
 }

@@ -29,6 +29,8 @@ int cmd_export(const Args& args, Context& ctx);
 int cmd_infer(const Args& args, Context& ctx);
 int cmd_bench_supernet(const Args& args, Context& ctx);
 int cmd_bench_reducer(const Args& args, Context& ctx);
+int cmd_bench_ckpt(const Args& args, Context& ctx);
+int cmd_ckpt(const Args& args, Context& ctx);
 
 /// Pulls "--name VALUE" (or "--name=VALUE") out of args; returns true if present.
 bool take_option(Args& args, const std::string& name, std::string& value);

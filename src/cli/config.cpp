@@ -14,9 +14,11 @@ template <class V> void visit(V& v, DataOptions& d);
 template <class V> void visit(V& v, PhaseConfig& p);
 template <class V> void visit(V& v, TrainConfig& t);
 template <class V> void visit(V& v, DistOptions& d);
+template <class V> void visit(V& v, CheckpointOptions& c);
 template <class V> void visit(V& v, RunConfig& c);
 }  // namespace ofa::cli
 
+#include "ckpt/crc32c.h"
 #include "cli/config_schema.h"
 #include "train/trainer.h"
 
@@ -135,12 +137,27 @@ void visit(V& v, DistOptions& d) {
 }
 
 template <class V>
+void visit(V& v, CheckpointOptions& c) {
+  v.field("dir", c.dir);
+  v.field("every_steps", c.every_steps, kNonNegative);
+  v.field("every_minutes", c.every_minutes, Range{0, 1e6});
+  v.field("phase_end", c.phase_end);
+  v.field("on_stop", c.on_stop);
+  v.field("keep_last", c.keep_last, Range{0, 1e6});
+  v.field("keep_phase_ends", c.keep_phase_ends);
+  v.field("resume", c.resume);
+  v.field("requeue", c.requeue);
+  v.field("allow_config_change", c.allow_config_change);
+}
+
+template <class V>
 void visit(V& v, RunConfig& c) {
   v.section("run", c.run);
   v.section("space", c.space);
   v.section("data", c.data);
   v.section("train", c.train);
   v.section("dist", c.dist);
+  v.section("checkpoint", c.checkpoint);
 }
 
 namespace {
@@ -180,7 +197,32 @@ RunConfig load_config(const std::string& file, const std::vector<std::string>& s
   cross_check(tree, cfg);
   cfg.source = file;
   if (cfg.run.dir.empty()) cfg.run.dir = "checkpoints/" + cfg.run.name;
+  cfg.config_hash = config_hash(cfg);
   return cfg;
+}
+
+std::string config_hash(const RunConfig& cfg) {
+  // Everything that shapes the training math, and nothing that only steers the run: where it
+  // writes, when it stops or logs, checkpointing, the backend, and how the global batch is split
+  // over ranks and micro-batches (the world size is not in the config either; a checkpoint
+  // records the global batch and resume converts positions when it differs).
+  RunConfig c = cfg;
+  c.run.dir.clear();
+  c.run.name.clear();
+  c.train.max_steps = 0;
+  c.train.log_every = c.train.metrics_every = 1;
+  c.train.validate_every = 0;
+  c.train.save_final = c.train.final_eval = true;
+  c.train.batch_per_rank = 1;
+  c.train.grad_accum = 1;
+  c.train.bucket_mb = 1;
+  c.train.overlap = true;
+  c.train.eval_batch = 1;
+  c.data.fmnist_dir.clear();
+  c.dist = DistOptions{};
+  c.checkpoint = CheckpointOptions{};
+  const std::string text = dump_config(c);
+  return ckpt::crc_hex(ckpt::crc32c(text.data(), text.size()));
 }
 
 supernet::SpaceConfig load_space(const std::string& file, const std::vector<std::string>& sets) {

@@ -11,6 +11,7 @@
 
 namespace ofa::cli {
 
+using train::CheckpointOptions;
 using train::DataOptions;
 using train::DistOptions;
 using train::PhaseConfig;
@@ -27,5 +28,8 @@ supernet::SpaceConfig load_space(const std::string& file, const std::vector<std:
 std::string dump_space(const supernet::SpaceConfig& space);
 /// The resolved configuration as YAML (what `ofa config check` prints and runs record).
 std::string dump_config(const RunConfig& cfg);
+/// CRC32C (hex) of the settings that determine the training math (not paths, logging, stopping,
+/// checkpointing, backend or the per-rank split of the global batch); checked on resume.
+std::string config_hash(const RunConfig& cfg);
 
 }  // namespace ofa::cli

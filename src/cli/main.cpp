@@ -29,14 +29,18 @@ const std::map<std::string, Command>& commands() {
       {"export", {"--space S [--checkpoint RUN|--init-seed N] --subnet X --out DIR: static subnet for PyTorch",
                   ofa::cli::cmd_export}},
       {"infer", {"DIR --input X.pt [--output Y.pt]: run an exported subnet on a torch.save'd tensor", ofa::cli::cmd_infer}},
-      {"bench", {"supernet|reducer [...]: supernet vs static subnet; reducer vs raw all_reduce",
+      {"bench", {"supernet|reducer|ckpt [...]: vs static subnet / raw all_reduce / raw file write",
                  [](const Args& a, Context& c) {
-                   OFA_CHECK(!a.empty() && (a[0] == "supernet" || a[0] == "reducer"),
-                             "usage: ofa bench supernet|reducer ...");
+                   OFA_CHECK(!a.empty() && (a[0] == "supernet" || a[0] == "reducer" || a[0] == "ckpt"),
+                             "usage: ofa bench supernet|reducer|ckpt ...");
                    const Args rest(a.begin() + 1, a.end());
+                   if (a[0] == "ckpt") return ofa::cli::cmd_bench_ckpt(rest, c);
                    return a[0] == "supernet" ? ofa::cli::cmd_bench_supernet(rest, c) : ofa::cli::cmd_bench_reducer(rest, c);
                  }}},
-      {"train", {"CONFIG [--set K=V] [--run-dir DIR]: train a supernet through all phases", ofa::cli::cmd_train}},
+      {"ckpt", {"list RUN_DIR [--quick] | verify PATH: checkpoints, their phase, size and validity",
+                ofa::cli::cmd_ckpt, true}},
+      {"train", {"CONFIG [--set K=V] [--run-dir DIR] [--resume auto|PATH|--no-resume]: train (or resume) a supernet",
+                 ofa::cli::cmd_train}},
       {"eval", {"RUN_DIR [--subnet JSON|max|min|grid]: test accuracy of subnets of a trained run", ofa::cli::cmd_eval}},
   };
   return table;
@@ -46,7 +50,7 @@ void usage(std::ostream& os) {
   os << "usage: ofa COMMAND [ARGS...]   (alone, under mpirun -np N, or under srun)\n\ncommands:\n";
   for (const auto& [name, c] : commands()) os << "  " << name << std::string(10 - name.size(), ' ') << c.help << "\n";
   os << "\nexit codes: 0 ok, 1 internal error, 2 usage/config error, 3 bad data, 4 I/O error, "
-        "5 preempted (checkpoint written)\n";
+        "75 preempted (checkpoint written; requeue or rerun to resume)\n";
 }
 
 }  // namespace

@@ -12,7 +12,7 @@ enum class ErrorKind {
   kUsage = 2,     // bad config, bad flag, bad file named by the user
   kData = 3,      // corrupt or truncated input data / checkpoint
   kIo = 4,        // file system: cannot write, disk full
-  kPreempted = 5  // not an error: a signal asked the job to stop after a checkpoint
+  kPreempted = 75  // not an error: a signal stopped the job after a checkpoint (EX_TEMPFAIL: retry)
 };
 
 class Error : public std::runtime_error {

@@ -10,7 +10,7 @@
 #include <mutex>
 #include <unordered_map>
 
-#include "data/h5_util.h"
+#include "core/h5_util.h"
 
 namespace ofa::data {
 namespace {

@@ -5,7 +5,7 @@
 #include <numeric>
 
 #include "data/h5_dataset.h"
-#include "data/h5_util.h"
+#include "core/h5_util.h"
 
 namespace ofa::data {
 namespace {

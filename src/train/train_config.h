@@ -67,13 +67,30 @@ struct DistOptions {
   bool check_subnet = false;     // all-gather a hash of each step's plan and compare
 };
 
+/// Checkpoints and resume (docs/checkpoint-format.md). Intervals and preemption checkpoints are
+/// taken at step boundaries, the same step on every rank.
+struct CheckpointOptions {
+  std::string dir;             // empty: <run dir>/checkpoints
+  int64_t every_steps = 0;     // every N global steps (0: off)
+  double every_minutes = 30;   // every M minutes of rank 0's clock (0: off)
+  bool phase_end = true;       // at the end of every phase
+  bool on_stop = true;         // when train.max_steps stops the run
+  int keep_last = 3;           // newest committed checkpoints kept (0: all)
+  bool keep_phase_ends = true; // phase-end checkpoints are never pruned
+  std::string resume = "auto"; // auto (newest valid one, if any) | none | a checkpoint directory
+  bool requeue = true;         // after a preemption checkpoint under Slurm: scontrol requeue
+  bool allow_config_change = false;  // resume even if the training config's hash differs
+};
+
 struct RunConfig {
   RunOptions run;
   supernet::SpaceConfig space = supernet::fmnist_space();
   DataOptions data;
   TrainConfig train;
   DistOptions dist;
-  std::string source;  // the file it came from
+  CheckpointOptions checkpoint;
+  std::string source;       // the file it came from
+  std::string config_hash;  // of what determines the training math (set by the loader)
 };
 
 }  // namespace ofa::train

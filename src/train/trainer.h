@@ -18,6 +18,10 @@ struct TrainResult {
   double seconds = 0;
   double images_per_s = 0;            // training throughput over the whole run (global images)
   std::vector<SubnetResult> test_grid;  // final grid on the test set (BN recalibrated)
+  bool preempted = false;               // stopped by a signal after writing a checkpoint
+  int signal = 0;                       // which signal
+  int64_t resumed_step = -1;            // global step of the checkpoint it resumed from
+  std::string last_checkpoint;          // directory of the newest checkpoint written
 };
 
 class Trainer {
@@ -25,7 +29,9 @@ class Trainer {
   /// cfg.run.dir must be set; rank 0 creates it. Builds data, network and teacher slot.
   Trainer(dist::Communicator& comm, RunConfig cfg);
   ~Trainer();
-  /// Runs every phase (or up to train.max_steps global steps) and the final test evaluation.
+  /// Resumes per cfg.checkpoint.resume, runs the remaining phases (or up to train.max_steps
+  /// global steps) and the final test evaluation. Stops early, with result.preempted, after a
+  /// SIGUSR2/SIGTERM checkpoint (core/signals.h handlers must be installed by the caller).
   TrainResult run();
   /// The supernet (for tests and export).
   supernet::OFAMobileNetV3& net();

@@ -8,6 +8,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "core/rng.h"
+#include "core/signals.h"
 #include "dist/reducer.h"
 #include "train/batches.h"
 #include "train/coordinator.h"
@@ -41,8 +42,8 @@ void set_lr(torch::optim::SGD& opt, double lr) {
 
 }  // namespace
 
-double Trainer::State::step(int p, const PhaseConfig& phase, int64_t s, int64_t epoch_key, torch::optim::SGD& opt,
-                            double lr) {
+Trainer::State::StepResult Trainer::State::step(int p, const PhaseConfig& phase, int64_t s, int64_t epoch_key,
+                                                torch::optim::SGD& opt, double lr) {
   const auto& t = cfg.train;
   const StepPlan plan = coord->plan(p, phase, s);
   const int64_t step_in_epoch = s % batches->steps_per_epoch();
@@ -73,21 +74,30 @@ double Trainer::State::step(int p, const PhaseConfig& phase, int64_t s, int64_t 
     }
   }
   reducer->finish();
-  // One tiny reduction per step: the global loss and whether any rank saw a non-finite loss.
-  auto stats = torch::tensor({loss_sum, finite ? 0.0 : 1.0}, torch::kDouble);
+  // One tiny reduction per step: the global loss, whether any rank saw a non-finite loss, whether
+  // any rank got a stop signal, and whether rank 0's clock says a timed checkpoint is due.
+  const auto& ck = cfg.checkpoint;
+  const bool time_due = comm.rank() == 0 && ck.every_minutes > 0 &&
+                        std::chrono::duration<double>(Clock::now() - last_ckpt).count() >= 60 * ck.every_minutes;
+  const int sig = signals::stop_requested();
+  if (sig != 0) stop_signal = sig;
+  auto stats = torch::tensor({loss_sum, finite ? 0.0 : 1.0, sig != 0 ? 1.0 : 0.0, time_due ? 1.0 : 0.0}, torch::kDouble);
   comm.all_reduce(stats);
-  const double loss = stats[0].item<double>() / comm.size() / plan.subnets.size();
+  StepResult r;
+  r.loss = stats[0].item<double>() / comm.size() / plan.subnets.size();
+  r.preempt = stats[2].item<double>() > 0;
+  r.time_due = stats[3].item<double>() > 0;
   if (stats[1].item<double>() > 0) {
     const std::string where = "phase " + std::to_string(p) + " (" + phase.name + ") step " + std::to_string(s) +
                               " (global step " + std::to_string(global_step) + ")";
     OFA_CHECK_KIND(kData, t.nan_policy == "skip", "non-finite loss at ", where,
                    "; lower the learning rate or set train.nan_policy=skip");
     log::warn("non-finite loss at ", where, ": step skipped");
-    return loss;
+    return r;
   }
   set_lr(opt, lr);
   opt.step();
-  return loss;
+  return r;
 }
 
 std::vector<SubnetResult> Trainer::State::validate(int p, const StepInfo& info, bool test_set) {
@@ -103,50 +113,75 @@ std::vector<SubnetResult> Trainer::State::validate(int p, const StepInfo& info, 
   auto grid = phase_grid(cfg.space, cfg.train.phases[p], cfg.train.val_resolutions);
   auto res = ev.evaluate(net, grid);
   progress->validation(info, test_set ? "test" : "holdout", res);
+  if (!test_set)
+    for (const auto& g : res) best_accuracy = std::max(best_accuracy, g.accuracy);
   return res;
 }
 
-void Trainer::State::run_phase(int p) {
+int64_t Trainer::State::phase_steps(int p) const {
+  return std::max<int64_t>(1, std::llround(cfg.train.phases[p].epochs * batches->steps_per_epoch()));
+}
+
+bool Trainer::State::run_phase(int p, int64_t s0) {
   const auto& t = cfg.train;
+  const auto& ck = cfg.checkpoint;
   const auto& phase = t.phases[p];
-  if (phase.sort != "none") {
-    net->sort_channels(phase.sort == "banded" ? phase.expand_list : std::vector<int>{});
-    log::info("[", phase.name, "] channels sorted by importance", phase.sort == "banded" ? " (banded)" : "");
-  }
   const int64_t spe = batches->steps_per_epoch();
-  const int64_t total = std::max<int64_t>(1, std::llround(phase.epochs * spe));
+  const int64_t total = phase_steps(p);
   LrSchedule lr{phase.base_lr, phase.base_lr * shards(), std::llround(phase.warmup_epochs * spe), total};
   auto opt = make_optimizer(net, t, lr.at(0));
+  if (s0 > 0) restore_momentum(opt);
+  resumed.reset();
   const int64_t epochs = (total + spe - 1) / spe;
-  const auto t0 = Clock::now();
+  phase_t0 = Clock::now();
   const int64_t images0 = train_images;
   StepInfo info{phase.name, p, static_cast<int>(t.phases.size())};
   info.epochs = epochs;
   info.steps = total;
-  for (int64_t s = 0; s < total; ++s) {
-    if (t.max_steps > 0 && global_step >= t.max_steps) break;
+  bool save_at_end = false;
+  for (int64_t s = s0; s < total; ++s) {
+    if (t.max_steps > 0 && global_step >= t.max_steps) {
+      if (ck.on_stop) save_checkpoint(p, s, "stop", &opt);
+      return false;
+    }
+    if (s == 0 && phase.sort != "none") {
+      net->sort_channels(phase.sort == "banded" ? phase.expand_list : std::vector<int>{});
+      log::info("[", phase.name, "] channels sorted by importance", phase.sort == "banded" ? " (banded)" : "");
+    }
     const int64_t epoch = s / spe;
-    const double l = step(p, phase, s, static_cast<int64_t>(p) * 100000 + epoch, opt, lr.at(s));
+    const StepResult r = step(p, phase, s, static_cast<int64_t>(p) * 100000 + epoch, opt, lr.at(s));
     ++global_step;
-    const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+    const double secs = std::chrono::duration<double>(Clock::now() - phase_t0).count();
     info.epoch = epoch;
     info.step = s;
     info.global_step = global_step;
-    info.loss = l;
+    info.loss = r.loss;
     info.lr = lr.at(s);
     info.images_per_s = (train_images - images0) / std::max(1e-9, secs);
-    info.eta_s = secs / (s + 1) * (total - s - 1);
+    info.eta_s = secs / (s + 1 - s0) * (total - s - 1);
     progress->step(info);
     if (t.metrics_every > 0 && (global_step % t.metrics_every == 0 || s + 1 == total))
       progress->record({{"type", "train"}, {"phase", p}, {"phase_name", phase.name}, {"epoch", epoch}, {"step", s},
-                        {"global_step", global_step}, {"loss", l}, {"lr", info.lr},
+                        {"global_step", global_step}, {"loss", r.loss}, {"lr", info.lr},
                         {"images_per_s", info.images_per_s}, {"time_s", secs}});
     const bool epoch_end = (s + 1) % spe == 0 || s + 1 == total;
     if (epoch_end && (s + 1 == total || (t.validate_every > 0 && (epoch + 1) % t.validate_every == 0)))
       validate(p, info, /*test_set=*/false);
+    preempted = preempted || r.preempt;
+    const bool interval = (ck.every_steps > 0 && global_step % ck.every_steps == 0) || r.time_due;
+    if (s + 1 == total) {
+      save_at_end = interval;  // the phase-end checkpoint below serves
+      break;
+    }
+    if (r.preempt || interval) save_checkpoint(p, s + 1, r.preempt ? "preempt" : "interval", &opt);
+    if (r.preempt) return false;
   }
-  train_seconds += std::chrono::duration<double>(Clock::now() - t0).count();
+  train_seconds += std::chrono::duration<double>(Clock::now() - phase_t0).count();
+  phase_t0 = Clock::now();
   if (p == 0 && !phase.distill) make_teacher();
+  if (ck.phase_end || preempted || save_at_end)
+    save_checkpoint(p + 1, 0, ck.phase_end ? "phase_end" : preempted ? "preempt" : "interval", nullptr);
+  return !preempted;
 }
 
 Trainer::Trainer(dist::Communicator& comm, RunConfig cfg) : s_(std::make_unique<State>(comm, std::move(cfg))) {
@@ -165,12 +200,21 @@ TrainResult Trainer::run() {
   const auto& t = s.cfg.train;
   log::info("training ", t.phases.size(), " phases on ", s.comm.size(), " rank(s), ", s.batches->steps_per_epoch(),
             " steps per epoch, global batch ", t.batch_per_rank * s.comm.size());
-  for (int p = 0; p < static_cast<int>(t.phases.size()); ++p) {
-    if (t.max_steps > 0 && s.global_step >= t.max_steps) break;
-    s.run_phase(p);
+  const auto start = s.resume();
+  TrainResult r;
+  if (s.resumed) r.resumed_step = s.global_step;
+  s.last_ckpt = Clock::now();
+  for (int p = start.phase; p < static_cast<int>(t.phases.size()); ++p)
+    if (!s.run_phase(p, p == start.phase ? start.step : 0)) break;
+  r.last_checkpoint = s.last_checkpoint;
+  if (s.preempted) {
+    s.request_requeue();
+    r.preempted = true;
+    r.signal = s.stop_signal;
+    r.global_steps = s.global_step;
+    return r;
   }
   s.average_bn_buffers();
-  TrainResult r;
   r.global_steps = s.global_step;
   r.seconds = s.train_seconds;
   r.images_per_s = s.train_images / std::max(1e-9, s.train_seconds);

@@ -2,9 +2,11 @@
 #pragma once
 #include <torch/torch.h>
 
+#include <chrono>
 #include <memory>
 #include <vector>
 
+#include "ckpt/checkpoint.h"
 #include "data/dataset.h"
 #include "dist/reducer.h"
 #include "train/batches.h"
@@ -26,17 +28,48 @@ struct Trainer::State {
   std::unique_ptr<Coordinator> coord;
   std::unique_ptr<Progress> progress;
   int64_t global_step = 0;
-  double train_seconds = 0;
+  double train_seconds = 0;  // of finished phases; plus the running phase's since phase_t0
   int64_t train_images = 0;
+  std::chrono::steady_clock::time_point phase_t0, last_ckpt;
+  double best_accuracy = 0;  // best top-1 of any grid subnet on the held-out split so far
+  bool preempted = false;
+  int stop_signal = 0;
+  std::string last_checkpoint;
+  int64_t last_ckpt_step = -1;
+  std::unique_ptr<ckpt::Loaded> resumed;  // held until the resumed phase has its optimizer
+
+  struct StepResult {
+    double loss = 0;
+    bool preempt = false;   // some rank got SIGUSR2/SIGTERM
+    bool time_due = false;  // rank 0: checkpoint.every_minutes elapsed
+  };
+  struct Position {
+    int phase = 0;
+    int64_t step = 0;  // the next step to run within the phase
+  };
 
   State(dist::Communicator& c, RunConfig r) : comm(c), cfg(std::move(r)) {}
   int shards() const { return comm.size() * cfg.train.grad_accum; }
+  int64_t global_batch() const { return cfg.train.batch_per_rank * comm.size(); }
+  int64_t phase_steps(int p) const;
   void setup();
-  void run_phase(int p);
-  double step(int p, const PhaseConfig& phase, int64_t s, int64_t epoch_key, torch::optim::SGD& opt, double lr);
+  /// Runs phase p from step s0; false when the run must stop (preempted or train.max_steps).
+  bool run_phase(int p, int64_t s0);
+  StepResult step(int p, const PhaseConfig& phase, int64_t s, int64_t epoch_key, torch::optim::SGD& opt, double lr);
   std::vector<SubnetResult> validate(int p, const StepInfo& info, bool test_set);
   void make_teacher();
   void average_bn_buffers();
+
+  // Checkpoints and resume (trainer_ckpt.cpp).
+  std::string ckpt_root() const;
+  /// Collective: restores the newest usable checkpoint per cfg.checkpoint.resume; where to start.
+  Position resume();
+  /// Collective: writes a checkpoint whose resume point is (next_phase, next_step). `opt` (the
+  /// running phase's optimizer) is null at a phase end, where momentum starts afresh anyway.
+  void save_checkpoint(int next_phase, int64_t next_step, const std::string& reason, torch::optim::SGD* opt);
+  void restore_momentum(torch::optim::SGD& opt);
+  /// After a preemption checkpoint: rank 0 asks Slurm to requeue the job (checkpoint.requeue).
+  void request_requeue();
 };
 
 }  // namespace ofa::train

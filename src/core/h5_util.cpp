@@ -1,7 +1,7 @@
 // HDF5 guards and error translation (see h5_util.h).
-#include "data/h5_util.h"
+#include "core/h5_util.h"
 
-namespace ofa::data::h5 {
+namespace ofa::h5 {
 
 void silence_errors() {
   // With a thread-safe HDF5 the auto-print setting is per thread, so remember it per thread.
@@ -76,4 +76,4 @@ bool exists(hid_t file, const std::string& path) {
   return true;
 }
 
-}  // namespace ofa::data::h5
+}  // namespace ofa::h5

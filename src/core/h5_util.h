@@ -1,4 +1,4 @@
-// Private to src/data (includes <hdf5.h>; ofa_hdf5 is a PRIVATE dependency): RAII guards for
+// For .cpp files only (includes <hdf5.h>; modules using it link ofa_hdf5 PRIVATE): RAII guards for
 // hid_t that throw on a negative id, and the one check that turns HDF5's error stack (whose
 // automatic printing we silence) into an ofa::Error naming the file and object.
 #pragma once
@@ -8,7 +8,7 @@
 
 #include "core/error.h"
 
-namespace ofa::data::h5 {
+namespace ofa::h5 {
 
 /// Turns off HDF5's automatic error-stack printing for this thread (idempotent, cheap).
 void silence_errors();
@@ -66,4 +66,4 @@ inline Id group(hid_t id, ErrorKind kind, const std::string& what) {
 /// True when the link `path` (e.g. "/train/images") exists, checking each component.
 bool exists(hid_t file, const std::string& path);
 
-}  // namespace ofa::data::h5
+}  // namespace ofa::h5

@@ -1,0 +1,84 @@
+// Sharded checkpoints with an atomic commit (docs/checkpoint-format.md).
+//
+//   <root>/step_<9-digit global step>/rank_<5 digits>.h5 ... manifest.json
+//
+// save() is collective: the state every rank holds identically (`shared`: parameters, momentum,
+// teacher) is split across ranks by bytes so each writes about 1/N, and every rank adds its own
+// `per_rank` tensors (its BN running statistics). Ranks write their shard in parallel, rank 0
+// gathers the CRC32C and size of each and writes manifest.json LAST (temp name, fsync, rename,
+// fsync the directory). A step directory without a manifest is incomplete and never loaded.
+// Failures are agreed on (one small all-reduce), so every rank throws the same clear error and
+// none is left waiting in a collective. load() is collective too: shard files are dealt to the
+// current ranks, each reads and checks its files once, tensors are broadcast from their reader;
+// per-rank state is a rank's own when the world size matches, else the average over old ranks.
+#pragma once
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "ckpt/shard.h"
+#include "dist/communicator.h"
+
+namespace ofa::ckpt {
+
+inline constexpr int kFormatVersion = 1;
+
+struct SaveRequest {
+  int64_t global_step = 0;
+  std::string reason;      // interval | phase_end | preempt | stop | final
+  NamedTensors shared;     // identical on every rank; each tensor is written by one rank
+  NamedTensors per_rank;   // this rank's own values (same keys and shapes on every rank)
+  nlohmann::json state;    // training position etc., rank 0's is written
+  nlohmann::json extra;    // more manifest fields (rank 0's): config_hash, energy, ...
+};
+
+struct KeepPolicy {
+  int keep_last = 3;            // newest committed checkpoints kept (0: all)
+  bool keep_phase_ends = true;  // checkpoints with reason phase_end are never pruned
+};
+
+/// Collective. Writes <root>/step_<global_step>/ and commits it; prunes older ones per `keep`
+/// (rank 0). Returns the directory. Throws (on every rank) when any rank failed; the incomplete
+/// directory is then removed and older checkpoints are untouched.
+std::string save(dist::Communicator& comm, const std::string& root, const SaveRequest& req,
+                 const KeepPolicy& keep);
+
+struct Loaded {
+  std::string dir;
+  nlohmann::json manifest;
+  std::map<std::string, torch::Tensor> shared;
+  std::map<std::string, torch::Tensor> per_rank;  // own (same world) or averaged over old ranks
+  bool same_world = true;
+};
+
+/// Collective: loads and verifies a committed checkpoint directory. kData (a shard's CRC or HDF5
+/// fails, the manifest is bad) or kIo (a file is missing) on every rank, naming the file.
+Loaded load(dist::Communicator& comm, const std::string& dir);
+
+struct Entry {
+  std::string dir;
+  int64_t step = -1;
+  bool committed = false;  // manifest.json present and parseable
+  std::string problem;     // why not committed / not valid
+  int64_t bytes = 0;       // shard bytes on disk
+  nlohmann::json manifest;
+};
+
+/// The step_* directories under root, oldest first (no reads beyond the manifests).
+std::vector<Entry> list(const std::string& root);
+
+/// Reads every shard of `dir`, checks sizes, CRC32C and that HDF5 opens them and every tensor of
+/// the manifest is present with its shape. Returns "" when valid, else the problem.
+std::string verify(const std::string& dir);
+
+/// The manifest of `dir` (kData naming the file and key on a bad one, kIo when absent).
+nlohmann::json read_manifest(const std::string& dir);
+
+/// "step_000001234".
+std::string step_dir_name(int64_t step);
+
+}  // namespace ofa::ckpt
