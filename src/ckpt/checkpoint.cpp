@@ -204,20 +204,15 @@ json read_manifest(const std::string& dir) {
 std::string save(dist::Communicator& comm, const std::string& root, const SaveRequest& req, const KeepPolicy& keep) {
   const int rank = comm.rank(), world = comm.size();
   const fs::path dir = fs::path(root) / step_dir_name(req.global_step);
-  auto skip = torch::zeros({1}, torch::kInt64);
   agree(comm, attempt([&] {
     if (rank != 0) return;
     fs::create_directories(root);
-    if (fs::exists(dir / kManifest)) {
-      skip.fill_(1);  // this step is already committed (e.g. an interval and a phase end coincide)
-      return;
-    }
+    // A step directory of the same number is from an abandoned timeline (the run resumed from an
+    // older checkpoint) or a crashed write: replace it.
     remove_checkpoint(dir);
     fs::create_directory(dir);
     fsync_dir(root);
   }));
-  if (world > 1) comm.broadcast(skip, 0);
-  if (skip.item<int64_t>() != 0) return dir.string();
 
   const auto owners = assign_owners(req.shared, world);
   uint32_t crc = 0;

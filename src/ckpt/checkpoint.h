@@ -41,8 +41,8 @@ struct KeepPolicy {
   bool keep_phase_ends = true;  // checkpoints with reason phase_end are never pruned
 };
 
-/// Collective. Writes <root>/step_<global_step>/ and commits it; prunes older ones per `keep`
-/// (rank 0). Returns the directory. Throws (on every rank) when any rank failed; the incomplete
+/// Collective. Writes <root>/step_<global_step>/ (replacing one of that step) and commits it;
+/// prunes older ones per `keep` (rank 0). Returns the directory. Throws (on every rank) when any rank failed; the incomplete
 /// directory is then removed and older checkpoints are untouched.
 std::string save(dist::Communicator& comm, const std::string& root, const SaveRequest& req,
                  const KeepPolicy& keep);

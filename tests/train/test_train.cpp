@@ -9,6 +9,7 @@
 
 #include "dist/communicator.h"
 #include "support/test_comm.h"
+#include "support/tiny_run.h"
 #include "train/coordinator.h"
 #include "train/schedule.h"
 #include "train/trainer.h"
@@ -17,63 +18,6 @@ namespace fs = std::filesystem;
 using namespace ofa;
 
 namespace {
-
-supernet::SpaceConfig tiny_space() {
-  auto s = supernet::fmnist_space();
-  s.name = "tiny";
-  s.first_conv_width = 8;
-  s.first_block_width = 8;
-  s.stages = {{8, 2, "relu", true, 4}, {16, 2, "h_swish", true, 4}};
-  s.final_expand_width = 32;
-  s.feature_mix_width = 32;
-  s.resolutions = {20, 24, 28};
-  return s;
-}
-
-train::PhaseConfig phase(const std::string& name, std::vector<int> ks, std::vector<int> e, std::vector<int> d, int n,
-                         bool distill, const std::string& sort = "none") {
-  train::PhaseConfig p;
-  p.name = name;
-  p.ks_list = ks;
-  p.expand_list = e;
-  p.depth_list = d;
-  p.resolutions = {20, 28};
-  p.subnets_per_step = n;
-  p.epochs = 0.0005;  // 55000 / (16 per step) * 0.0005 ~ 2 steps
-  p.base_lr = 0.05;
-  p.distill = distill;
-  p.sort = sort;
-  return p;
-}
-
-train::RunConfig tiny_config(const std::string& dir) {
-  train::RunConfig c;
-  c.run.name = "tiny";
-  c.run.seed = 3;
-  c.run.dir = dir;
-  c.space = tiny_space();
-  c.data.holdout = 1000;
-  c.data.calib_images = 64;
-  c.data.calib_batch = 32;
-  c.train.batch_per_rank = 8;
-  c.train.eval_batch = 1000;
-  c.train.metrics_every = 1;
-  c.train.save_final = false;
-  c.train.final_eval = false;
-  c.train.phases = {phase("full", {7}, {6}, {4}, 1, false),
-                    phase("kernel", {3, 5, 7}, {6}, {4}, 1, true),
-                    phase("depth", {3, 5, 7}, {6}, {3, 4}, 2, true),
-                    phase("depth2", {3, 5, 7}, {6}, {2, 3, 4}, 2, true),
-                    phase("expand", {3, 5, 7}, {4, 6}, {2, 3, 4}, 4, true, "sort"),
-                    phase("expand2", {3, 5, 7}, {3, 4, 6}, {2, 3, 4}, 4, true, "banded")};
-  c.dist.check_subnet = true;
-  return c;
-}
-
-std::string temp_dir(const std::string& tag) {
-  auto d = fs::temp_directory_path() / ("ofa_train_" + tag + "_" + std::to_string(::getpid()));
-  return d.string();
-}
 
 std::vector<torch::Tensor> params_after(dist::Communicator& comm, train::RunConfig cfg) {
   train::Trainer t(comm, cfg);
@@ -126,7 +70,8 @@ TEST(Train, EveryPhaseTransitionRuns) {
     std::set<int> trained, validated;
     while (std::getline(in, line)) {
       auto j = nlohmann::json::parse(line);
-      (j["type"] == "train" ? trained : validated).insert(j["phase"].get<int>());
+      if (j["type"] == "train") trained.insert(j["phase"].get<int>());
+      if (j["type"] == "val") validated.insert(j["phase"].get<int>());
     }
     EXPECT_EQ(trained.size(), cfg.train.phases.size());
     EXPECT_EQ(validated.size(), cfg.train.phases.size());

@@ -1,0 +1,69 @@
+// The tiny training run shared by the trainer and checkpoint tests: a 2-stage space and six
+// phases of a few steps each on real Fashion-MNIST (seconds per run on one core).
+#pragma once
+#include <unistd.h>
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "train/train_config.h"
+
+inline ofa::supernet::SpaceConfig tiny_space() {
+  auto s = ofa::supernet::fmnist_space();
+  s.name = "tiny";
+  s.first_conv_width = 8;
+  s.first_block_width = 8;
+  s.stages = {{8, 2, "relu", true, 4}, {16, 2, "h_swish", true, 4}};
+  s.final_expand_width = 32;
+  s.feature_mix_width = 32;
+  s.resolutions = {20, 24, 28};
+  return s;
+}
+
+inline ofa::train::PhaseConfig phase(const std::string& name, std::vector<int> ks, std::vector<int> e, std::vector<int> d, int n,
+                         bool distill, const std::string& sort = "none") {
+  ofa::train::PhaseConfig p;
+  p.name = name;
+  p.ks_list = ks;
+  p.expand_list = e;
+  p.depth_list = d;
+  p.resolutions = {20, 28};
+  p.subnets_per_step = n;
+  p.epochs = 0.0005;  // 55000 / (16 per step) * 0.0005 ~ 2 steps
+  p.base_lr = 0.05;
+  p.distill = distill;
+  p.sort = sort;
+  return p;
+}
+
+inline ofa::train::RunConfig tiny_config(const std::string& dir) {
+  ofa::train::RunConfig c;
+  c.run.name = "tiny";
+  c.run.seed = 3;
+  c.run.dir = dir;
+  c.space = tiny_space();
+  c.data.holdout = 1000;
+  c.data.calib_images = 64;
+  c.data.calib_batch = 32;
+  c.train.batch_per_rank = 8;
+  c.train.eval_batch = 1000;
+  c.train.metrics_every = 1;
+  c.train.save_final = false;
+  c.train.final_eval = false;
+  c.train.phases = {phase("full", {7}, {6}, {4}, 1, false),
+                    phase("kernel", {3, 5, 7}, {6}, {4}, 1, true),
+                    phase("depth", {3, 5, 7}, {6}, {3, 4}, 2, true),
+                    phase("depth2", {3, 5, 7}, {6}, {2, 3, 4}, 2, true),
+                    phase("expand", {3, 5, 7}, {4, 6}, {2, 3, 4}, 4, true, "sort"),
+                    phase("expand2", {3, 5, 7}, {3, 4, 6}, {2, 3, 4}, 4, true, "banded")};
+  c.dist.check_subnet = true;
+  return c;
+}
+
+// The same path on every rank of one test job: the ranks are siblings (children of mpiexec, or
+// of ctest at np=1), so the parent's pid names the job.
+inline std::string temp_dir(const std::string& tag) {
+  auto d = std::filesystem::temp_directory_path() / ("ofa_train_" + tag + "_" + std::to_string(::getppid()));
+  return d.string();
+}

@@ -1,0 +1,300 @@
+// Sharded checkpoints: the CRC, the collective save/load with sharding by bytes, incomplete and
+// corrupt checkpoints, a write that fails on one rank, and the trainer's resume: bit-exact at the
+// same world size across a phase boundary, and 2 -> 1 ranks at the same sample position.
+#include <gtest/gtest.h>
+#include <sys/resource.h>
+#include <torch/torch.h>
+
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+
+#include "ckpt/checkpoint.h"
+#include "ckpt/crc32c.h"
+#include "core/error.h"
+#include "support/test_comm.h"
+#include "support/tiny_run.h"
+#include "train/trainer.h"
+
+namespace fs = std::filesystem;
+using namespace ofa;
+
+namespace {
+
+std::string shared_dir(dist::Communicator& comm, const std::string& tag) {
+  auto d = temp_dir(tag + "_np" + std::to_string(comm.size()));
+  if (comm.rank() == 0) fs::remove_all(d);
+  comm.barrier();
+  return d;
+}
+
+ckpt::SaveRequest sample_request(dist::Communicator& comm, int64_t step) {
+  ckpt::SaveRequest req;
+  req.global_step = step;
+  req.reason = "interval";
+  torch::manual_seed(5);  // the same "replicated" tensors on every rank
+  req.shared = {{"model/a.weight", torch::randn({64, 32})},
+                {"model/a.bias", torch::randn({64}, torch::kFloat64)},
+                {"model/b.0.weight", torch::randn({128, 16, 3, 3})},
+                {"model/c.count", torch::tensor(int64_t{42})},
+                {"teacher/a.weight", torch::randn({64, 32})}};
+  req.per_rank = {{"model/bn.running_mean", torch::full({8}, static_cast<float>(comm.rank() + 1))},
+                  {"model/bn.num_batches_tracked", torch::tensor(int64_t{10 * (comm.rank() + 1)})}};
+  req.state = {{"phase", 1}, {"step", 7}};
+  req.extra = {{"config_hash", "abc"}};
+  return req;
+}
+
+void flip_byte(const std::string& path, int64_t offset) {
+  std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+  f.seekg(offset);
+  char c = 0;
+  f.read(&c, 1);
+  c = static_cast<char>(c ^ 0x40);
+  f.seekp(offset);
+  f.write(&c, 1);
+}
+
+std::vector<torch::Tensor> state_of(train::Trainer& t) {
+  std::vector<torch::Tensor> out;
+  for (auto& p : t.net()->parameters()) out.push_back(p.detach().clone());
+  for (auto& b : t.net()->buffers()) out.push_back(b.detach().clone());
+  return out;
+}
+
+}  // namespace
+
+TEST(Ckpt, Crc32cIsTheStandardCastagnoli) {
+  const std::string s = "123456789";
+  EXPECT_EQ(ckpt::crc32c(s.data(), s.size()), 0xE3069283u);
+  EXPECT_EQ(ckpt::crc32c(s.data() + 4, 5, ckpt::crc32c(s.data(), 4)), 0xE3069283u);  // chained
+  EXPECT_EQ(ckpt::crc_hex(0xE3069283u), "e3069283");
+}
+
+TEST(Ckpt, SaveSplitsByBytesAndLoadRoundTrips) {
+  auto& comm = test_comm();
+  const auto root = shared_dir(comm, "ckpt_roundtrip");
+  auto req = sample_request(comm, 12);
+  const auto dir = ckpt::save(comm, root, req, {});
+  EXPECT_EQ(fs::path(dir).filename(), "step_000000012");
+  const auto m = ckpt::read_manifest(dir);
+  EXPECT_EQ(m["world_size"], comm.size());
+  EXPECT_EQ(m["global_step"], 12);
+  EXPECT_EQ(m["config_hash"], "abc");
+  EXPECT_EQ(m["state"]["step"], 7);
+  ASSERT_EQ(m["shards"].size(), static_cast<size_t>(comm.size()));
+  if (comm.size() == 2) {
+    // The 73 KiB conv weight alone on one rank, everything else on the other.
+    std::set<int> owners;
+    for (const auto& [k, e] : m["tensors"].items()) owners.insert(e["shard"].get<int>());
+    EXPECT_EQ(owners.size(), 2u);
+    EXPECT_NE(m["tensors"]["model/b.0.weight"]["shard"], m["tensors"]["model/a.weight"]["shard"]);
+  }
+  EXPECT_EQ(ckpt::verify(dir), "");
+  auto loaded = ckpt::load(comm, dir);
+  EXPECT_TRUE(loaded.same_world);
+  for (const auto& [k, t] : req.shared) {
+    ASSERT_TRUE(loaded.shared.count(k)) << k;
+    EXPECT_EQ(loaded.shared[k].scalar_type(), t.scalar_type()) << k;
+    EXPECT_TRUE(torch::equal(loaded.shared[k], t)) << k;
+  }
+  EXPECT_TRUE(torch::equal(loaded.per_rank["model/bn.running_mean"], req.per_rank[0].second));  // its own
+  comm.barrier();
+  if (comm.rank() == 0) fs::remove_all(root);
+}
+
+TEST(Ckpt, IncompleteCorruptAndFailedWritesAreNeverMistakenForGood) {
+  auto& comm = test_comm();
+  const auto root = shared_dir(comm, "ckpt_faults");
+  auto req = sample_request(comm, 3);
+  const auto good = ckpt::save(comm, root, req, {});
+  req.global_step = 4;
+  const auto newer = ckpt::save(comm, root, req, {});
+  comm.barrier();
+  if (comm.rank() == 0) {
+    // A directory without a manifest (a crashed write) is listed as incomplete.
+    fs::create_directories(fs::path(root) / "step_000000009");
+    std::ofstream(fs::path(root) / "step_000000009" / "rank_00000.h5") << "partial";
+    auto entries = ckpt::list(root);
+    ASSERT_EQ(entries.size(), 3u);
+    EXPECT_TRUE(entries[0].committed);
+    EXPECT_FALSE(entries[2].committed);
+    EXPECT_NE(entries[2].problem.find("no manifest"), std::string::npos) << entries[2].problem;
+    fs::remove_all(fs::path(root) / "step_000000009");
+    // A flipped byte in a shard: verify names the file and the checksum.
+    flip_byte((fs::path(newer) / "rank_00000.h5").string(), 1000);
+    const auto problem = ckpt::verify(newer);
+    EXPECT_NE(problem.find("rank_00000.h5"), std::string::npos) << problem;
+    EXPECT_NE(problem.find("CRC32C"), std::string::npos) << problem;
+    EXPECT_EQ(ckpt::verify(good), "");
+  }
+  comm.barrier();
+  // load() of the corrupt one fails on every rank with the same message.
+  try {
+    ckpt::load(comm, newer);
+    ADD_FAILURE() << "corrupt checkpoint loaded";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kData);
+    EXPECT_NE(std::string(e.what()).find("rank_00000.h5"), std::string::npos) << e.what();
+  }
+  // A write that fails on the last rank (file size limit: EFBIG, like a full disk): a clear I/O
+  // error on every rank, no directory left behind, the older checkpoints intact.
+  rlimit old{};
+  getrlimit(RLIMIT_FSIZE, &old);
+  auto prev = std::signal(SIGXFSZ, SIG_IGN);
+  if (comm.rank() == comm.size() - 1) {
+    rlimit small = old;
+    small.rlim_cur = 4096;
+    setrlimit(RLIMIT_FSIZE, &small);
+  }
+  req.global_step = 5;
+  try {
+    ckpt::save(comm, root, req, {});
+    ADD_FAILURE() << "a failed shard write was committed";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kIo);
+    EXPECT_NE(std::string(e.what()).find("rank_" + std::string(4, '0') + std::to_string(comm.size() - 1) + ".h5"),
+              std::string::npos)
+        << e.what();
+  }
+  setrlimit(RLIMIT_FSIZE, &old);
+  std::signal(SIGXFSZ, prev);
+  comm.barrier();
+  EXPECT_FALSE(fs::exists(fs::path(root) / "step_000000005"));
+  EXPECT_EQ(ckpt::verify(good), "");
+  comm.barrier();
+  if (comm.rank() == 0) fs::remove_all(root);
+}
+
+TEST(Ckpt, ResumeIsBitExactAcrossAPhaseBoundary) {
+  auto& comm = test_comm();
+  auto cfg = tiny_config(shared_dir(comm, "resume_full"));
+  cfg.train.phases.resize(3);
+  for (auto& p : cfg.train.phases) p.epochs = 0.001;  // 4 steps per phase at global batch 16
+  const int64_t per_phase = comm.size() == 2 ? 4 : 7;  // steps per phase (global batch 16 or 8)
+  cfg.train.max_steps = 2 * per_phase + 2;             // crosses kernel -> depth
+  std::vector<torch::Tensor> full;
+  {
+    train::Trainer t(comm, cfg);
+    t.run();
+    full = state_of(t);
+  }
+  auto part = cfg;
+  part.run.dir = shared_dir(comm, "resume_part");
+  part.train.max_steps = per_phase + 2;  // in the middle of the kernel phase (KD, momentum)
+  {
+    train::Trainer t(comm, part);
+    auto r = t.run();
+    EXPECT_EQ(r.global_steps, part.train.max_steps);
+  }
+  part.train.max_steps = cfg.train.max_steps;
+  train::Trainer t(comm, part);
+  auto r = t.run();
+  EXPECT_EQ(r.resumed_step, per_phase + 2);
+  EXPECT_EQ(r.global_steps, cfg.train.max_steps);
+  auto resumed = state_of(t);
+  ASSERT_EQ(resumed.size(), full.size());
+  int differ = 0;
+  for (size_t i = 0; i < full.size(); ++i) differ += torch::equal(full[i], resumed[i]) ? 0 : 1;
+  EXPECT_EQ(differ, 0) << "tensors differing bitwise between the resumed and the uninterrupted run";
+  comm.barrier();
+  if (comm.rank() == 0) {
+    fs::remove_all(cfg.run.dir);
+    fs::remove_all(part.run.dir);
+  }
+}
+
+TEST(Ckpt, ResumeTwoRanksOnOneContinuesAtTheSameSamplePosition) {
+  auto& comm = test_comm();
+  if (comm.size() != 2) GTEST_SKIP() << "needs 2 ranks (runs as ckpt.np2)";
+  auto cfg = tiny_config(shared_dir(comm, "reshard"));
+  cfg.train.phases.resize(2);
+  for (auto& p : cfg.train.phases) p.epochs = 0.001;
+  cfg.train.max_steps = 6;  // phase 1, step 2: 32 samples into the phase
+  {
+    train::Trainer t(comm, cfg);
+    t.run();
+  }
+  auto full = cfg;
+  full.run.dir = shared_dir(comm, "reshard_full");
+  full.train.max_steps = 8;
+  std::vector<torch::Tensor> want;
+  {
+    train::Trainer t(comm, full);
+    t.run();
+    for (auto& p : t.net()->parameters()) want.push_back(p.detach().clone());
+  }
+  if (comm.rank() == 0) {
+    auto serial = dist::make_serial();
+    // The same global batch on one rank (2 micro-batches of 8): the same steps, the same data.
+    auto one = cfg;
+    one.train.batch_per_rank = 16;
+    one.train.grad_accum = 2;
+    one.checkpoint.resume = (fs::path(cfg.run.dir) / "checkpoints" / "step_000000006").string();
+    one.checkpoint.dir = (fs::path(cfg.run.dir) / "one").string();
+    one.train.max_steps = 8;
+    train::Trainer t(serial, one);
+    auto r = t.run();
+    EXPECT_EQ(r.resumed_step, 6);
+    double worst = 0;
+    auto params = t.net()->parameters();
+    for (size_t i = 0; i < want.size(); ++i) worst = std::max(worst, (params[i] - want[i]).abs().max().item<double>());
+    EXPECT_LE(worst, 1e-5) << "resumed on 1 rank vs continued on 2";
+
+    // Half the global batch: the phase position (32 samples) becomes step 4 of 8-image steps.
+    auto half = cfg;
+    half.checkpoint = one.checkpoint;
+    half.checkpoint.dir = (fs::path(cfg.run.dir) / "half").string();
+    half.train.max_steps = 7;
+    train::Trainer h(serial, half);
+    h.run();
+    std::ifstream in(fs::path(cfg.run.dir) / "metrics.jsonl");
+    std::string line, last_resume;
+    while (std::getline(in, line))
+      if (line.find("\"resume\"") != std::string::npos) last_resume = line;
+    auto j = nlohmann::json::parse(last_resume);
+    EXPECT_EQ(j["phase"], 1);
+    EXPECT_EQ(j["step"], 4);
+    EXPECT_EQ(j["world_size"], 1);
+  }
+  comm.barrier();
+  if (comm.rank() == 0) {
+    fs::remove_all(cfg.run.dir);
+    fs::remove_all(full.run.dir);
+  }
+}
+
+TEST(Ckpt, AutoResumeFallsBackFromACorruptShardAndExplicitResumeRefuses) {
+  auto& comm = test_comm();
+  auto cfg = tiny_config(shared_dir(comm, "fallback"));
+  cfg.train.phases.resize(1);
+  cfg.train.phases[0].epochs = 0.002;
+  cfg.checkpoint.every_steps = 2;
+  cfg.train.max_steps = 4;
+  {
+    train::Trainer t(comm, cfg);
+    t.run();
+  }
+  const auto newest = (fs::path(cfg.run.dir) / "checkpoints" / "step_000000004").string();
+  if (comm.rank() == 0) flip_byte((fs::path(newest) / ("rank_0000" + std::to_string(comm.size() - 1) + ".h5")).string(), 700);
+  comm.barrier();
+  auto expl = cfg;
+  expl.checkpoint.resume = newest;
+  try {
+    train::Trainer t(comm, expl);
+    t.run();
+    ADD_FAILURE() << "explicit resume of a corrupt checkpoint went through";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kData);
+    EXPECT_NE(std::string(e.what()).find(".h5"), std::string::npos) << e.what();
+  }
+  auto again = cfg;
+  again.train.max_steps = 5;
+  {
+    train::Trainer t(comm, again);
+    auto r = t.run();
+    EXPECT_EQ(r.resumed_step, 2) << "auto resume must skip the corrupt step 4";
+  }
+  comm.barrier();
+  if (comm.rank() == 0) fs::remove_all(cfg.run.dir);
+}
