@@ -1,0 +1,266 @@
+// carbon.json, the end-of-training summary, and writing/regenerating the report files (see
+// report.h). The HTML page is in report_html.cpp.
+#include "energy/report.h"
+
+#include <sys/stat.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "core/error.h"
+#include "energy/svg.h"
+
+namespace ofa::energy {
+
+using nlohmann::json;
+
+namespace {
+
+json figures(double joules, const CarbonSettings& c) {
+  const CarbonFigures f = carbon_of(joules, c);
+  return {{"joules", joules}, {"kwh", f.it_kwh}, {"facility_kwh", f.facility_kwh}, {"co2e_g", f.co2e_g}};
+}
+
+const char* kMethod =
+    "CO2e (g) = IT energy (kWh) x PUE x grid carbon intensity (gCO2e/kWh). IT energy is the sum over the "
+    "sources listed: node-wide sources (RAPL, hwmon, CPU estimate) are read once per node by local rank 0, GPU "
+    "sources (NVML, GPU estimate) once per rank for its own GPU, so nothing is counted twice. Counters are "
+    "differenced (kind counter); sampled power is integrated over the sampling interval (kind sampled_power); "
+    "an estimate is configured watts x utilisation (kind estimate).";
+
+json amortization(const ReportInput& in, double run_joules) {
+  const Ledger& l = in.ledger;
+  json a;
+  std::string full = in.full_segment;
+  if (full.empty())
+    for (const std::string& s : l.segments())
+      if (l.segment_samples(s) > 0) {
+        full = s;
+        break;
+      }
+  const int64_t samples = full.empty() ? 0 : l.segment_samples(full);
+  const double full_j = full.empty() ? 0 : l.segment_joules(full);
+  if (samples <= 0 || full_j <= 0) {
+    a["available"] = false;
+    a["reason"] = full.empty() ? "no segment reported samples (Monitor::add_samples), so no energy per sample"
+                               : "segment '" + full + "' has no samples or no energy";
+    return a;
+  }
+  const double per_sample = full_j / double(samples);
+  const double scratch_samples = in.scratch_samples > 0 ? in.scratch_samples : double(samples);
+  const double one = per_sample * scratch_samples;
+  a["available"] = true;
+  a["full_segment"] = full;
+  a["full_segment_joules"] = full_j;
+  a["full_segment_samples"] = samples;
+  a["joules_per_sample"] = per_sample;
+  a["scratch_samples"] = scratch_samples;
+  a["scratch_samples_basis"] = in.scratch_samples > 0 ? "energy.scratch_samples" : "the full segment's samples";
+  a["scratch_joules_per_network"] = one;
+  a["supernet_joules"] = run_joules;
+  a["k_max"] = in.amortize_k;
+  a["break_even_k"] = int64_t(std::ceil(run_joules / one - 1e-9));
+  a["series"] = json::array();
+  for (int k = 1; k <= in.amortize_k; ++k) {
+    a["series"].push_back({{"k", k},
+                           {"scratch_joules", k * one},
+                           {"scratch_co2e_g", carbon_of(k * one, in.carbon).co2e_g},
+                           {"supernet_joules", run_joules},
+                           {"supernet_co2e_g", carbon_of(run_joules, in.carbon).co2e_g}});
+  }
+  a["method"] =
+      "The supernet line is this run's measured energy (all segments), trained once for every deployment. Each "
+      "specialised network trained from scratch is estimated as (joules per sample measured in segment '" +
+      full + "', where the full network trains) x (" + svg::fmt(scratch_samples, 6) +
+      " samples, " + a["scratch_samples_basis"].get<std::string>() +
+      "); K networks cost K times that. Search and fine-tuning of each deployed subnet are not counted on either "
+      "side. Break-even K = ceil(run energy / energy of one network from scratch).";
+  return a;
+}
+
+void write_atomically(const std::string& path, const std::string& text) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
+    OFA_CHECK_KIND(kIo, f.good(), "cannot write ", tmp);
+    f << text;
+    f.flush();
+    OFA_CHECK_KIND(kIo, f.good(), "cannot write ", tmp, " (disk full?)");
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  OFA_CHECK_KIND(kIo, !ec, "cannot rename ", tmp, " to ", path, ": ", ec.message());
+}
+
+}  // namespace
+
+json build_carbon_json(const ReportInput& in) {
+  OFA_CHECK(in.amortize_k >= 1 && in.amortize_k <= 100000, "energy.amortize_k must be in [1, 100000], got ",
+            in.amortize_k);
+  const Ledger& l = in.ledger;
+  const CarbonSettings& c = in.carbon;
+  json j;
+  j["format"] = "ofa-carbon-report";
+  j["version"] = 1;
+  j["run"] = in.run_name;
+  j["generated_unix"] = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  j["method"] = kMethod;
+  j["carbon_factors"] = c.to_json();
+
+  const double total = l.total_joules();
+  const double estimated = l.joules_of_kind(SourceKind::kEstimate);
+  j["total"] = figures(total, c);
+  j["total"]["estimated_joules"] = estimated;
+  j["total"]["estimated_share"] = total > 0 ? estimated / total : 0.0;
+  double seconds = 0;
+  for (const std::string& s : l.segments()) seconds += l.segment_seconds(s);
+  j["total"]["seconds"] = seconds;
+
+  j["sources"] = json::array();
+  const std::map<std::string, double> by_source = l.joules_by_source();
+  for (const auto& [name, kind] : l.sources()) {
+    const double sj = by_source.count(name) ? by_source.at(name) : 0.0;
+    json s = figures(sj, c);
+    s["source"] = name;
+    s["kind"] = kind_name(kind);
+    s["share"] = total > 0 ? sj / total : 0.0;
+    j["sources"].push_back(s);
+  }
+
+  j["nodes"] = json::array();
+  for (const auto& [node, nj] : l.joules_by_node()) {
+    json n = figures(nj, c);
+    n["node"] = node;
+    n["by_source"] = json::object();
+    for (const auto& [who, segs] : l.records())
+      if (who.node == node)
+        for (const auto& [seg, rec] : segs)
+          for (const auto& [src, sj] : rec.joules) n["by_source"][src] = n["by_source"].value(src, 0.0) + sj;
+    j["nodes"].push_back(n);
+  }
+
+  j["segments"] = json::array();
+  for (const std::string& seg : l.segments()) {
+    const double sj = l.segment_joules(seg);
+    json s = figures(sj, c);
+    s["segment"] = seg;
+    s["seconds"] = l.segment_seconds(seg);
+    s["samples"] = l.segment_samples(seg);
+    s["mean_watts"] = s["seconds"].get<double>() > 0 ? sj / s["seconds"].get<double>() : 0.0;
+    s["joules_per_sample"] = s["samples"].get<int64_t>() > 0 ? sj / double(s["samples"].get<int64_t>()) : 0.0;
+    s["by_source"] = json::object();
+    for (const auto& [who, segs] : l.records())
+      if (auto it = segs.find(seg); it != segs.end())
+        for (const auto& [src, x] : it->second.joules) s["by_source"][src] = s["by_source"].value(src, 0.0) + x;
+    j["segments"].push_back(s);
+  }
+
+  j["equivalents"] = json::array();
+  for (const CarEquivalent& e : car_equivalents(carbon_of(total, c).co2e_g))
+    j["equivalents"].push_back({{"what", "km driven by an average car"}, {"km", e.km}, {"g_per_km", e.g_per_km},
+                                {"source", e.source}});
+  j["amortization"] = amortization(in, total);
+
+  j["cross_checks"] = json::object();
+  if (auto it = l.external().find("sacct"); it != l.external().end()) {
+    j["cross_checks"]["sacct"] = {
+        {"joules", it->second},
+        {"ours_joules", total},
+        {"ratio_ours_to_sacct", it->second > 0 ? total / it->second : 0.0},
+        {"source", "Slurm sacct ConsumedEnergyRaw (the site's acct_gather_energy plugin; whole nodes of the job)"}};
+  }
+
+  json mon = {{"ranks", json::array()}};
+  double worst_fraction = 0;
+  for (const auto& [who, cost] : l.costs()) {
+    const double fraction = seconds > 0 ? cost.seconds / seconds : 0.0;
+    worst_fraction = std::max(worst_fraction, fraction);
+    mon["ranks"].push_back({{"node", who.node},
+                            {"rank", who.rank},
+                            {"samples", cost.samples},
+                            {"seconds", cost.seconds},
+                            {"mean_sample_us", cost.samples ? cost.seconds / double(cost.samples) * 1e6 : 0.0},
+                            {"fraction_of_wall", fraction}});
+  }
+  mon["max_fraction_of_wall"] = worst_fraction;
+  mon["formula"] = "fraction = seconds spent in sampling rounds on a rank / total wall seconds of the segments";
+  j["monitor"] = mon;
+
+  double t0 = 0, t1 = 0;
+  for (size_t i = 0; i < in.series.size(); ++i) {
+    t0 = i ? std::min(t0, in.series[i].time_s) : in.series[i].time_s;
+    t1 = i ? std::max(t1, in.series[i].time_s) : in.series[i].time_s;
+  }
+  j["series"] = {{"rows", in.series.size()}, {"first_unix", t0}, {"last_unix", t1}, {"file", "energy.csv"}};
+  j["warnings"] = l.warnings();
+  if (l.sources().empty()) j["warnings"].push_back("no energy source was read: all figures are zero");
+  if (in.series.empty()) j["warnings"].push_back("energy.csv has no rows: the time charts are empty");
+  return j;
+}
+
+std::string summary_text(const json& r) {
+  const json& t = r.at("total");
+  const json& f = r.at("carbon_factors");
+  std::ostringstream os;
+  os << "energy: " << svg::fmt(t.at("kwh").get<double>()) << " kWh IT energy over " << r.at("nodes").size()
+     << " node(s)";
+  const double share = t.at("estimated_share").get<double>();
+  if (share > 0) os << " (" << svg::fmt(100 * share) << " % of it an ESTIMATE, not measured)";
+  os << "\ncarbon: x PUE " << svg::fmt(f.at("pue").at("value").get<double>()) << " ["
+     << f.at("pue").at("source").get<std::string>() << "] x "
+     << svg::fmt(f.at("intensity_g_per_kwh").at("value").get<double>()) << " gCO2e/kWh ["
+     << f.at("intensity_g_per_kwh").at("source").get<std::string>() << "] = "
+     << svg::fmt(t.at("co2e_g").get<double>() / 1000) << " kg CO2e";
+  if (!r.at("equivalents").empty()) {
+    const json& e = r.at("equivalents")[0];
+    os << " (" << svg::fmt(e.at("km").get<double>()) << " km by car at " << svg::fmt(e.at("g_per_km").get<double>())
+       << " g/km, " << e.at("source").get<std::string>() << ")";
+  }
+  for (const auto& n : f.at("notes")) os << "\nnote: " << n.get<std::string>();
+  return os.str();
+}
+
+std::string ledger_path(const std::string& run_dir) { return run_dir + "/report/ledger.json"; }
+std::string energy_csv_path(const std::string& run_dir) { return run_dir + "/energy.csv"; }
+
+ReportPaths write_report(const std::string& run_dir, const ReportInput& in) {
+  const std::string dir = run_dir + "/report";
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  OFA_CHECK_KIND(kIo, !ec, "cannot create ", dir, ": ", ec.message());
+  const json carbon = build_carbon_json(in);
+  ReportPaths p{dir + "/carbon.json", dir + "/carbon.html"};
+  write_atomically(ledger_path(run_dir), in.ledger.to_json().dump(1) + "\n");
+  write_atomically(p.json, carbon.dump(1) + "\n");
+  write_atomically(p.html, render_carbon_html(carbon, in.series));
+  return p;
+}
+
+ReportPaths regenerate_report(const std::string& run_dir, const EnergyOptions& options) {
+  const std::string lp = ledger_path(run_dir);
+  std::ifstream f(lp);
+  OFA_CHECK(f.good(), "no energy ledger at ", lp, " (was the run trained with energy accounting on?)");
+  json lj;
+  try {
+    f >> lj;
+  } catch (const json::exception& e) {
+    fail(ErrorKind::kData, lp, ": not JSON: ", e.what());
+  }
+  ReportInput in;
+  in.run_name = std::filesystem::path(run_dir).filename().string();
+  if (in.run_name.empty()) in.run_name = std::filesystem::path(run_dir).parent_path().filename().string();
+  in.ledger = Ledger::from_json(lj);
+  const std::string csv = energy_csv_path(run_dir);
+  if (std::filesystem::exists(csv)) in.series = read_energy_csv(csv);
+  in.carbon = resolve_carbon(options);
+  in.amortize_k = options.amortize_k;
+  in.full_segment = options.full_segment;
+  in.scratch_samples = options.scratch_samples;
+  return write_report(run_dir, in);
+}
+
+}  // namespace ofa::energy

@@ -1,0 +1,51 @@
+// The run's carbon report: report/carbon.json (every figure with its source) and report/carbon.html
+// (one self-contained page, inline SVG charts, no script, no external file). Built from the merged
+// ledger, the power series (energy.csv) and the resolved carbon factors; regenerate_report() does
+// it again from the files alone, which is what `ofa report RUN_DIR` calls.
+//
+// Amortization: this run's measured energy E_run against K networks trained from scratch, each
+// estimated as e x S, where e = joules per sample measured in the full-network segment and S =
+// that segment's samples (or EnergyOptions::scratch_samples). Break-even K = ceil(E_run / (e S)).
+#pragma once
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "energy/carbon.h"
+#include "energy/ledger.h"
+#include "energy/options.h"
+#include "energy/series.h"
+
+namespace ofa::energy {
+
+struct ReportInput {
+  std::string run_name;
+  Ledger ledger;                  // merged over ranks (and over resumed runs)
+  std::vector<SeriesRow> series;  // all rows of energy.csv
+  CarbonSettings carbon;
+  int amortize_k = 40;
+  std::string full_segment;       // empty: the first segment with samples
+  double scratch_samples = 0;     // 0: the full segment's samples
+};
+
+nlohmann::json build_carbon_json(const ReportInput& in);
+/// The page; `carbon` is build_carbon_json's output, `series` drives the time charts.
+std::string render_carbon_html(const nlohmann::json& carbon, const std::vector<SeriesRow>& series);
+/// A few lines for the end of training: energy, CO2e, factors with sources, estimate share.
+std::string summary_text(const nlohmann::json& carbon);
+
+struct ReportPaths {
+  std::string json, html;
+};
+/// Writes <run_dir>/report/{carbon.json, carbon.html, ledger.json} (temp file + rename). Throws kIo.
+ReportPaths write_report(const std::string& run_dir, const ReportInput& in);
+
+/// <run_dir>/report/ledger.json, where write_report keeps the merged ledger for regeneration.
+std::string ledger_path(const std::string& run_dir);
+std::string energy_csv_path(const std::string& run_dir);
+/// Reads <run_dir>/energy.csv and the ledger file, resolves carbon factors from `options` and
+/// rewrites the report. Throws kUsage/kData naming the missing or bad file.
+ReportPaths regenerate_report(const std::string& run_dir, const EnergyOptions& options);
+
+}  // namespace ofa::energy
