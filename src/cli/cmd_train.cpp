@@ -1,4 +1,5 @@
-// `ofa train CONFIG [--set K=V ...] [--run-dir DIR]` and `ofa eval RUN_DIR --subnet JSON|max|min|grid`.
+// `ofa train CONFIG [--set K=V ...] [--run-dir DIR]`, `ofa eval RUN_DIR --subnet JSON|max|min|grid` and
+// `ofa report RUN_DIR` (the carbon report again, from energy.csv and report/ledger.json).
 // Training writes the resolved config.yaml, metrics.jsonl and supernet.pt into the run dir; eval
 // rebuilds the supernet from them and evaluates subnets on the test set (BN recalibrated).
 #include <torch/torch.h>
@@ -13,6 +14,7 @@
 #include "core/log.h"
 #include "core/signals.h"
 #include "data/open.h"
+#include "energy/report.h"
 #include "train/evaluator.h"
 #include "train/progress.h"
 #include "train/trainer.h"
@@ -73,11 +75,13 @@ int cmd_train(const Args& in, Context& ctx) {
                                            std::to_string(result.global_steps) + " after checkpoint " +
                                            result.last_checkpoint + "; run the same command again to resume");
   if (ctx.comm.rank() == 0) {
-    std::cout << "\nfinal test accuracy (BN recalibrated), " << result.global_steps << " steps in "
-              << train::format_duration(result.seconds) << ", " << static_cast<int>(result.images_per_s)
-              << " img/s:\n"
-              << train::Progress::table(result.test_grid) << "results: " << cfg.run.dir
-              << "/{config.yaml,metrics.jsonl,supernet.pt,checkpoints/}\n";
+    std::cout << "\n" << result.global_steps << " steps in " << train::format_duration(result.seconds) << ", "
+              << static_cast<int>(result.images_per_s) << " img/s\n";
+    if (!result.test_grid.empty())
+      std::cout << "final test accuracy (BN recalibrated):\n" << train::Progress::table(result.test_grid);
+    std::cout << "results: " << cfg.run.dir << "/{config.yaml,metrics.jsonl,supernet.pt,checkpoints/}\n";
+    if (cfg.energy.enabled)
+      std::cout << "energy and carbon: " << cfg.run.dir << "/{energy.csv,report/carbon.html,report/carbon.json}\n";
   }
   return 0;
 }
@@ -118,6 +122,27 @@ int cmd_eval(const Args& in, Context& ctx) {
                       cfg.train.eval_batch);
   auto res = ev.evaluate(net, subnets);
   if (ctx.comm.rank() == 0) std::cout << train::Progress::table(res);
+  return 0;
+}
+
+}  // namespace ofa::cli
+
+namespace ofa::cli {
+
+int cmd_report(const Args& in, Context&) {
+  Args args = in;
+  const auto sets = take_sets(args);
+  reject_leftover_options(args, "report");
+  OFA_CHECK(args.size() == 1, "usage: ofa report RUN_DIR [--set energy.KEY=VALUE ...]");
+  const fs::path dir = args[0];
+  const fs::path cfg_path = dir / "config.yaml";
+  OFA_CHECK_KIND(kIo, fs::exists(cfg_path), cfg_path.string(), ": not a run directory (no config.yaml)");
+  // The run's own carbon settings, or others given with --set (e.g. another region or PUE).
+  const RunConfig cfg = load_config(cfg_path.string(), sets);
+  const auto paths = energy::regenerate_report(dir.string(), cfg.energy);
+  std::ifstream carbon(paths.json);
+  std::cout << energy::summary_text(nlohmann::json::parse(carbon)) << "\nwrote " << paths.json << " and " << paths.html
+            << "\n";
   return 0;
 }
 

@@ -24,6 +24,7 @@ int cmd_config(const Args& args, Context& ctx);
 int cmd_data(const std::vector<std::string>& args);
 int cmd_train(const Args& args, Context& ctx);
 int cmd_eval(const Args& args, Context& ctx);
+int cmd_report(const Args& args, Context& ctx);
 int cmd_describe(const Args& args, Context& ctx);
 int cmd_export(const Args& args, Context& ctx);
 int cmd_infer(const Args& args, Context& ctx);

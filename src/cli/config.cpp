@@ -15,8 +15,11 @@ template <class V> void visit(V& v, PhaseConfig& p);
 template <class V> void visit(V& v, TrainConfig& t);
 template <class V> void visit(V& v, DistOptions& d);
 template <class V> void visit(V& v, CheckpointOptions& c);
+template <class V> void visit(V& v, energy::EnergyOptions& e);
 template <class V> void visit(V& v, RunConfig& c);
 }  // namespace ofa::cli
+
+#include <filesystem>
 
 #include "ckpt/crc32c.h"
 #include "cli/config_schema.h"
@@ -151,6 +154,32 @@ void visit(V& v, CheckpointOptions& c) {
 }
 
 template <class V>
+void visit(V& v, energy::EnergyOptions& e) {
+  v.field("enabled", e.enabled);
+  v.field("sources", e.sources, OneOf{{"auto", "none", "rapl", "hwmon", "nvml", "estimate"}});
+  v.field("sysfs_root", e.sysfs_root);
+  v.field("interval_s", e.interval_s, Range{0.01, 3600});
+  v.field("nvml_library", e.nvml_library);
+  v.field("hwmon_labels", e.hwmon_labels);
+  v.field("cpu_watts_per_socket", e.cpu_watts_per_socket, Range{0, 1e5});
+  v.field("cpu_sockets", e.cpu_sockets, Range{0, 1024});
+  v.field("gpu_watts", e.gpu_watts, Range{0, 1e5});
+  v.field("gpu_utilisation", e.gpu_utilisation, Range{0, 1});
+  v.field("regions_file", e.regions_file);
+  v.field("region", e.region);
+  v.field("intensity", e.intensity, Range{0, 1e5});
+  v.field("intensity_source", e.intensity_source);
+  v.field("pue", e.pue, Range{0, 10});
+  v.field("pue_source", e.pue_source);
+  v.field("pue_preset", e.pue_preset);
+  v.field("cluster_profile", e.cluster_profile);
+  v.field("amortize_k", e.amortize_k, Range{1, 1e6});
+  v.field("full_segment", e.full_segment);
+  v.field("scratch_samples", e.scratch_samples, kNonNegative);
+  v.field("sacct", e.sacct);
+}
+
+template <class V>
 void visit(V& v, RunConfig& c) {
   v.section("run", c.run);
   v.section("space", c.space);
@@ -158,6 +187,7 @@ void visit(V& v, RunConfig& c) {
   v.section("train", c.train);
   v.section("dist", c.dist);
   v.section("checkpoint", c.checkpoint);
+  v.section("energy", c.energy);
 }
 
 namespace {
@@ -187,6 +217,24 @@ ConfigTree build_tree(const std::string& file, const std::vector<std::string>& s
   return tree;
 }
 
+// A relative path of a file shipped with ofa (configs/...) that is not found from the working
+// directory (an sbatch job started elsewhere) is looked up beside the binary: <repo>/build/bin/ofa
+// or <prefix>/bin/ofa with the files in <prefix>/share/ofa.
+void locate_shipped_file(std::string& path) {
+  namespace fs = std::filesystem;
+  if (path.empty() || fs::path(path).is_absolute() || fs::exists(path)) return;
+  std::error_code ec;
+  const auto exe = fs::read_symlink("/proc/self/exe", ec);
+  if (ec) return;
+  for (const auto& base : {exe.parent_path() / ".." / "..", exe.parent_path() / ".." / "share" / "ofa"}) {
+    const auto candidate = base / path;
+    if (fs::exists(candidate)) {
+      path = fs::weakly_canonical(candidate).string();
+      return;
+    }
+  }
+}
+
 }  // namespace
 
 RunConfig load_config(const std::string& file, const std::vector<std::string>& sets) {
@@ -197,6 +245,8 @@ RunConfig load_config(const std::string& file, const std::vector<std::string>& s
   cross_check(tree, cfg);
   cfg.source = file;
   if (cfg.run.dir.empty()) cfg.run.dir = "checkpoints/" + cfg.run.name;
+  locate_shipped_file(cfg.energy.regions_file);
+  locate_shipped_file(cfg.energy.cluster_profile);
   cfg.config_hash = config_hash(cfg);
   return cfg;
 }
@@ -221,6 +271,7 @@ std::string config_hash(const RunConfig& cfg) {
   c.data.fmnist_dir.clear();
   c.dist = DistOptions{};
   c.checkpoint = CheckpointOptions{};
+  c.energy = energy::EnergyOptions{};
   const std::string text = dump_config(c);
   return ckpt::crc_hex(ckpt::crc32c(text.data(), text.size()));
 }

@@ -42,6 +42,8 @@ const std::map<std::string, Command>& commands() {
       {"train", {"CONFIG [--set K=V] [--run-dir DIR] [--resume auto|PATH|--no-resume]: train (or resume) a supernet",
                  ofa::cli::cmd_train}},
       {"eval", {"RUN_DIR [--subnet JSON|max|min|grid]: test accuracy of subnets of a trained run", ofa::cli::cmd_eval}},
+      {"report", {"RUN_DIR [--set energy.K=V]: regenerate report/carbon.{json,html} from energy.csv and the ledger",
+                  ofa::cli::cmd_report, true}},
   };
   return table;
 }

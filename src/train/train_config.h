@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "energy/options.h"
 #include "supernet/space.h"
 
 namespace ofa::train {
@@ -89,6 +90,7 @@ struct RunConfig {
   TrainConfig train;
   DistOptions dist;
   CheckpointOptions checkpoint;
+  energy::EnergyOptions energy;
   std::string source;       // the file it came from
   std::string config_hash;  // of what determines the training math (set by the loader)
 };

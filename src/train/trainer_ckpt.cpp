@@ -98,7 +98,7 @@ void Trainer::State::save_checkpoint(int next_phase, int64_t next_step, const st
   }
   if (stop_signal != 0) state["signal"] = stop_signal;
   req.state = state;
-  req.extra = {{"config_hash", cfg.config_hash}, {"run_name", cfg.run.name}, {"energy", nullptr}};
+  req.extra = {{"config_hash", cfg.config_hash}, {"run_name", cfg.run.name}, {"energy", gather_energy()}};
   ckpt::KeepPolicy keep{cfg.checkpoint.keep_last, cfg.checkpoint.keep_phase_ends};
   last_checkpoint = ckpt::save(comm, ckpt_root(), req, keep);
   last_ckpt_step = global_step;
@@ -194,6 +194,7 @@ Trainer::State::Position Trainer::State::resume() {
                       {"step", pos.step}, {"world_size", comm.size()}});
     last_checkpoint = dir;
     last_ckpt_step = global_step;
+    restored_energy = m.value("energy", json());
     resumed = std::move(loaded);
     return pos;
   }

@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <csignal>
 #include <filesystem>
 
 #include "core/error.h"
@@ -81,12 +82,16 @@ Trainer::State::StepResult Trainer::State::step(int p, const PhaseConfig& phase,
                         std::chrono::duration<double>(Clock::now() - last_ckpt).count() >= 60 * ck.every_minutes;
   const int sig = signals::stop_requested();
   if (sig != 0) stop_signal = sig;
-  auto stats = torch::tensor({loss_sum, finite ? 0.0 : 1.0, sig != 0 ? 1.0 : 0.0, time_due ? 1.0 : 0.0}, torch::kDouble);
+  auto stats = torch::tensor({loss_sum, finite ? 0.0 : 1.0, sig == SIGUSR2 ? 1.0 : 0.0, time_due ? 1.0 : 0.0,
+                              sig != 0 && sig != SIGUSR2 ? 1.0 : 0.0},
+                             torch::kDouble);
   comm.all_reduce(stats);
   StepResult r;
   r.loss = stats[0].item<double>() / comm.size() / plan.subnets.size();
-  r.preempt = stats[2].item<double>() > 0;
   r.time_due = stats[3].item<double>() > 0;
+  // Every rank learns which signal stopped the job (SIGUSR2 first), not only the one that got it.
+  r.preempt = stats[2].item<double>() > 0 || stats[4].item<double>() > 0;
+  if (r.preempt && stop_signal == 0) stop_signal = stats[2].item<double>() > 0 ? SIGUSR2 : SIGTERM;
   if (stats[1].item<double>() > 0) {
     const std::string where = "phase " + std::to_string(p) + " (" + phase.name + ") step " + std::to_string(s) +
                               " (global step " + std::to_string(global_step) + ")";
@@ -134,6 +139,7 @@ bool Trainer::State::run_phase(int p, int64_t s0) {
   resumed.reset();
   const int64_t epochs = (total + spe - 1) / spe;
   phase_t0 = Clock::now();
+  energy_segment("phase" + std::to_string(p) + ":" + phase.name);
   const int64_t images0 = train_images;
   StepInfo info{phase.name, p, static_cast<int>(t.phases.size())};
   info.epochs = epochs;
@@ -151,6 +157,7 @@ bool Trainer::State::run_phase(int p, int64_t s0) {
     const int64_t epoch = s / spe;
     const StepResult r = step(p, phase, s, static_cast<int64_t>(p) * 100000 + epoch, opt, lr.at(s));
     ++global_step;
+    if (monitor) monitor->add_samples(t.batch_per_rank);
     const double secs = std::chrono::duration<double>(Clock::now() - phase_t0).count();
     info.epoch = epoch;
     info.step = s;
@@ -201,6 +208,7 @@ TrainResult Trainer::run() {
   log::info("training ", t.phases.size(), " phases on ", s.comm.size(), " rank(s), ", s.batches->steps_per_epoch(),
             " steps per epoch, global batch ", t.batch_per_rank * s.comm.size());
   const auto start = s.resume();
+  s.start_energy();
   TrainResult r;
   if (s.resumed) r.resumed_step = s.global_step;
   s.last_ckpt = Clock::now();
@@ -208,6 +216,7 @@ TrainResult Trainer::run() {
     if (!s.run_phase(p, p == start.phase ? start.step : 0)) break;
   r.last_checkpoint = s.last_checkpoint;
   if (s.preempted) {
+    s.finish_energy(/*complete=*/false);
     s.request_requeue();
     r.preempted = true;
     r.signal = s.stop_signal;
@@ -220,12 +229,14 @@ TrainResult Trainer::run() {
   r.images_per_s = s.train_images / std::max(1e-9, s.train_seconds);
   StepInfo info{"final", static_cast<int>(t.phases.size()) - 1, static_cast<int>(t.phases.size())};
   info.global_step = s.global_step;
+  s.energy_segment("final eval");
   if (t.final_eval) r.test_grid = s.validate(static_cast<int>(t.phases.size()) - 1, info, /*test_set=*/true);
   if (t.save_final && s.comm.rank() == 0) {
     const auto path = std::filesystem::path(s.cfg.run.dir) / "supernet.pt";
     torch::save(s.net, path.string());
     log::info("saved ", path.string());
   }
+  s.finish_energy(/*complete=*/true);
   s.comm.barrier();
   return r;
 }

@@ -9,6 +9,7 @@
 #include "ckpt/checkpoint.h"
 #include "data/dataset.h"
 #include "dist/reducer.h"
+#include "energy/monitor.h"
 #include "train/batches.h"
 #include "train/coordinator.h"
 #include "train/progress.h"
@@ -37,6 +38,8 @@ struct Trainer::State {
   std::string last_checkpoint;
   int64_t last_ckpt_step = -1;
   std::unique_ptr<ckpt::Loaded> resumed;  // held until the resumed phase has its optimizer
+  std::unique_ptr<energy::Monitor> monitor;  // null when energy.enabled is false
+  nlohmann::json restored_energy;            // the resumed checkpoint's ledger (rank 0 restores it)
 
   struct StepResult {
     double loss = 0;
@@ -70,6 +73,14 @@ struct Trainer::State {
   void restore_momentum(torch::optim::SGD& opt);
   /// After a preemption checkpoint: rank 0 asks Slurm to requeue the job (checkpoint.requeue).
   void request_requeue();
+  // Energy accounting (trainer_energy.cpp).
+  void start_energy();
+  void energy_segment(const std::string& name);
+  /// Collective: the ranks' ledgers merged (on rank 0; null elsewhere or when disabled); appends
+  /// the power rows gathered since the last call to energy.csv.
+  nlohmann::json gather_energy();
+  /// Collective: stops the monitors, gathers, and on rank 0 writes report/ and prints the summary.
+  void finish_energy(bool complete);
 };
 
 }  // namespace ofa::train

@@ -1,0 +1,103 @@
+// Energy accounting of a training run (see docs/energy.md): every rank runs an energy::Monitor
+// (node-wide counters on local rank 0 only, its own GPU on each GPU rank); the trainer names the
+// segments (one per phase), reports the samples of each step, and at every checkpoint and at the
+// end gathers the ranks' ledgers and power rows to rank 0, which merges them, appends the rows to
+// energy.csv and stores the ledger in the checkpoint manifest. A resumed run restores that ledger
+// on rank 0, so the report of a preempted and requeued job covers all of its runs.
+#include <torch/torch.h>
+
+#include <cstring>
+
+#include "core/error.h"
+#include "core/log.h"
+#include "dist/launch_env.h"
+#include "energy/carbon.h"
+#include "energy/report.h"
+#include "energy/sacct.h"
+#include "energy/series.h"
+#include "train/trainer_state.h"
+
+namespace ofa::train {
+
+using json = nlohmann::json;
+
+void Trainer::State::start_energy() {
+  const auto& o = cfg.energy;
+  if (!o.enabled) return;
+  const auto env = dist::read_launch_env();
+  energy::Placement where;
+  where.node = env.node;
+  where.rank = comm.rank();
+  where.local_rank = comm.local_rank();
+  where.read_node_sources = comm.local_rank() == 0;
+  where.use_gpu = comm.backend() == "nccl";
+  monitor = std::make_unique<energy::Monitor>(o, where);
+  if (comm.rank() == 0 && restored_energy.is_object()) {
+    monitor->restore(energy::Ledger::from_json(restored_energy));
+    log::debug("energy ledger restored from the checkpoint");
+  }
+  monitor->start();
+}
+
+void Trainer::State::energy_segment(const std::string& name) {
+  if (monitor) monitor->begin_segment(name);
+}
+
+json Trainer::State::gather_energy() {
+  if (!monitor) return nullptr;
+  // One string per rank: its ledger and the power rows since the last gather. Lengths first, then
+  // the bytes padded to the longest: two all_gathers, whatever the world size.
+  const std::string mine =
+      json{{"ledger", monitor->ledger().to_json()}, {"rows", energy::to_csv(monitor->drain_series())}}.dump();
+  auto len = torch::tensor({static_cast<int64_t>(mine.size())}, torch::kLong);
+  auto lens = comm.all_gather(len);
+  const int64_t longest = lens.max().item<int64_t>();
+  auto bytes = torch::zeros({longest}, torch::kUInt8);
+  std::memcpy(bytes.data_ptr<uint8_t>(), mine.data(), mine.size());
+  auto all = comm.all_gather(bytes).contiguous();
+  if (comm.rank() != 0) return nullptr;
+  energy::Ledger merged;
+  std::string rows;
+  for (int r = 0; r < comm.size(); ++r) {
+    const auto* p = reinterpret_cast<const char*>(all[r].data_ptr<uint8_t>());
+    const auto part = json::parse(std::string(p, static_cast<size_t>(lens[r].item<int64_t>())));
+    merged.merge(energy::Ledger::from_json(part.at("ledger")));
+    rows += part.at("rows").get<std::string>();
+  }
+  energy::append_energy_csv(energy::energy_csv_path(cfg.run.dir),
+                            energy::parse_energy_csv(rows, "rows gathered from the ranks"));
+  return merged.to_json();
+}
+
+void Trainer::State::finish_energy(bool complete) {
+  if (!monitor) return;
+  monitor->stop();
+  const auto stats = monitor->stats();
+  json ledger = gather_energy();
+  if (comm.rank() != 0) return;
+  auto merged = energy::Ledger::from_json(ledger);
+  const auto env = dist::read_launch_env();
+  if (complete && env.under_slurm && !env.job_id.empty()) {
+    const auto acct = energy::sacct_consumed_energy(env.job_id, cfg.energy.sacct);
+    if (acct.joules)
+      merged.set_external("sacct", *acct.joules);
+    else
+      log::debug("sacct: ", acct.note);
+  }
+  energy::ReportInput in;
+  in.run_name = cfg.run.name;
+  in.ledger = merged;
+  in.series = energy::read_energy_csv(energy::energy_csv_path(cfg.run.dir));
+  in.carbon = energy::resolve_carbon(cfg.energy);
+  in.amortize_k = cfg.energy.amortize_k;
+  in.full_segment = cfg.energy.full_segment;
+  in.scratch_samples = cfg.energy.scratch_samples;
+  const auto paths = energy::write_report(cfg.run.dir, in);
+  std::string summary = energy::summary_text(energy::build_carbon_json(in));
+  log::info(summary);
+  log::info("energy monitor: ", stats.samples, " sampling rounds, ", stats.mean_sample_s() * 1e6,
+            " us each, ", stats.fraction() * 100, "% of one core");
+  log::info("carbon report: ", paths.html, " (", paths.json, "), power series ", energy::energy_csv_path(cfg.run.dir));
+}
+
+}  // namespace ofa::train

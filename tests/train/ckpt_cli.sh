@@ -1,0 +1,140 @@
+#!/usr/bin/env bash
+# Checkpoint faults and preemption through the real binary under `mpiexec -np 2`:
+#  1. SIGKILL of rank 1 in the middle of writing its shard of step 4 (OFA_CKPT_FAULT): the job
+#     dies, `ofa ckpt list` shows step 4 incomplete, the rerun resumes from step 2 and finishes.
+#  2. A flipped byte in a shard: `ofa ckpt verify` names the file (exit 3); an explicit --resume of
+#     it is refused (exit 3); --resume auto falls back to the previous checkpoint.
+#  3. SIGUSR2 to one rank mid-run: both ranks checkpoint at the same step (reason preempt, both
+#     shards), the job exits 75; the rerun resumes there and its final parameters equal those of
+#     an uninterrupted run bit for bit (h5diff of the last checkpoint); the energy ledger and the
+#     carbon report cover both runs.
+# Usage: ckpt_cli.sh OFA_BINARY SOURCE_DIR
+set -euo pipefail
+ofa=$1
+src=$2
+cfg="$src/tests/train/tiny.yaml"
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_NUM_THREADS=1
+mpi=(mpiexec -np 2 --oversubscribe --bind-to none)
+work=$(mktemp -d)
+trap '[[ -n "${KEEP:-}" ]] || rm -rf "$work"' EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+step_dir() { printf '%s/checkpoints/step_%09d' "$1" "$2"; }
+# has_record METRICS TYPE KEY=VALUE...: metrics.jsonl holds a record of TYPE with those integer fields.
+has_record() {
+  python3 - "$@" <<'PY' 2>/dev/null
+import json, sys
+path, kind, *pairs = sys.argv[1:]
+want = {k: int(v) for k, v in (p.split("=") for p in pairs)}
+for line in open(path):
+    r = json.loads(line)
+    if r.get("type") == kind and all(r.get(k) == v for k, v in want.items()):
+        sys.exit(0)
+sys.exit(1)
+PY
+}
+
+echo "== 1. SIGKILL of rank 1 while it writes step 4"
+run="$work/kill"
+set +e
+OFA_CKPT_FAULT=kill:rank1@4 "${mpi[@]}" "$ofa" train "$cfg" --run-dir "$run" --set checkpoint.every_steps=2 \
+  >"$work/kill.log" 2>&1
+rc=$?
+set -e
+[[ $rc -ne 0 ]] || fail "the job survived the kill"
+[[ -f "$(step_dir "$run" 2)/manifest.json" ]] || fail "step 2 was not committed"
+[[ ! -f "$(step_dir "$run" 4)/manifest.json" ]] || fail "step 4 has a manifest although rank 1 died writing it"
+"$ofa" ckpt list "$run" >"$work/list.txt" || true
+cat "$work/list.txt"
+grep -E '^2 .*valid' "$work/list.txt" >/dev/null || fail "ckpt list does not show step 2 valid"
+grep -E '^4 .*incomplete' "$work/list.txt" >/dev/null || fail "ckpt list does not show step 4 incomplete"
+"${mpi[@]}" "$ofa" train "$cfg" --run-dir "$run" --set checkpoint.every_steps=2 >"$work/kill2.log" 2>&1 ||
+  { cat "$work/kill2.log"; fail "the rerun after the kill failed"; }
+has_record "$run/metrics.jsonl" resume global_step=2 || fail "the rerun did not resume from step 2"
+[[ ! -d "$(step_dir "$run" 4)" ]] || [[ -f "$(step_dir "$run" 4)/manifest.json" ]] ||
+  fail "the incomplete step 4 was left behind"
+
+echo "== 2. a flipped byte in a shard"
+bad=$(step_dir "$run" 24)/rank_00001.h5
+python3 - "$bad" <<'PY'
+import os, sys
+p = sys.argv[1]
+with open(p, "r+b") as f:
+    f.seek(os.path.getsize(p) // 2)
+    b = f.read(1)
+    f.seek(-1, 1)
+    f.write(bytes([b[0] ^ 0xFF]))
+PY
+set +e
+"$ofa" ckpt verify "$(step_dir "$run" 24)" >"$work/verify.txt" 2>&1
+rc=$?
+set -e
+cat "$work/verify.txt"
+[[ $rc -eq 3 ]] || fail "ckpt verify of a corrupt shard exited $rc, expected 3"
+grep -q 'rank_00001.h5' "$work/verify.txt" || fail "ckpt verify does not name the corrupt shard"
+set +e
+"${mpi[@]}" "$ofa" train "$cfg" --run-dir "$run" --resume "$(step_dir "$run" 24)" >"$work/explicit.log" 2>&1
+rc=$?
+set -e
+[[ $rc -eq 3 ]] || { cat "$work/explicit.log"; fail "explicit --resume of a corrupt checkpoint exited $rc, expected 3"; }
+grep -q 'rank_00001.h5' "$work/explicit.log" || fail "the refusal does not name the shard"
+"${mpi[@]}" "$ofa" train "$cfg" --run-dir "$run" >"$work/auto.log" 2>&1 || { cat "$work/auto.log"; fail "auto resume"; }
+grep -q 'unusable, trying the previous one' "$work/auto.log" || fail "auto resume did not warn about the bad shard"
+grep -q "resuming from .*step_000000022" "$work/auto.log" || fail "auto resume did not fall back to step 22"
+
+echo "== 3. SIGUSR2 to one rank"
+long=(--set 'train.phases[1].epochs=0.03' --set checkpoint.keep_last=20)
+ref="$work/ref"
+"${mpi[@]}" "$ofa" train "$cfg" --run-dir "$ref" "${long[@]}" >"$work/ref.log" 2>&1 ||
+  { cat "$work/ref.log"; fail "the uninterrupted run failed"; }
+run="$work/usr2"
+"${mpi[@]}" "$ofa" train "$cfg" --run-dir "$run" "${long[@]}" >"$work/usr2.log" 2>&1 &
+launcher=$!
+# Wait until phase 1 trains (the signal handlers are installed by then), then signal one rank.
+for _ in $(seq 600); do
+  has_record "$run/metrics.jsonl" train phase=1 && break
+  sleep 0.05
+done
+has_record "$run/metrics.jsonl" train phase=1 || { kill "$launcher"; fail "phase 1 never started"; }
+ranks=($(pgrep -P "$launcher" -f 'ofa train' || true))
+[[ ${#ranks[@]} -eq 2 ]] || { kill "$launcher"; fail "expected 2 rank processes under mpiexec, found ${#ranks[@]}"; }
+kill -USR2 "${ranks[1]}"
+set +e
+wait "$launcher"
+rc=$?
+set -e
+cat "$work/usr2.log" | tail -5
+[[ $rc -eq 75 ]] || fail "the preempted job exited $rc, expected 75"
+manifest=$(grep -l '"reason": *"preempt"' "$run"/checkpoints/step_*/manifest.json | tail -1)
+[[ -n "$manifest" ]] || fail "no checkpoint with reason preempt"
+pdir=$(dirname "$manifest")
+[[ -f "$pdir/rank_00000.h5" && -f "$pdir/rank_00001.h5" ]] || fail "$pdir lacks a rank's shard"
+python3 - "$manifest" <<'PY' || fail "preempt manifest check"
+import json, sys
+m = json.load(open(sys.argv[1]))
+assert m["world_size"] == 2, m["world_size"]
+assert m["state"]["phase"] == 1 and m["state"]["step"] > 0, m["state"]
+assert m["state"].get("signal") == 12, m["state"]
+assert m["energy"] and m["energy"]["ranks"], "no energy ledger in the manifest"
+PY
+pstep=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['global_step'])" "$manifest")
+echo "preempted at global step $pstep"
+"${mpi[@]}" "$ofa" train "$cfg" --run-dir "$run" "${long[@]}" >"$work/usr2b.log" 2>&1 ||
+  { cat "$work/usr2b.log"; fail "the resumed run failed"; }
+has_record "$run/metrics.jsonl" resume "global_step=$pstep" || fail "did not resume from $pstep"
+last=$(basename "$(ls -d "$ref"/checkpoints/step_* | tail -1)")
+[[ -f "$run/checkpoints/$last/manifest.json" ]] || fail "the resumed run has no $last"
+for r in rank_00000.h5 rank_00001.h5; do
+  h5diff "$ref/checkpoints/$last/$r" "$run/checkpoints/$last/$r" /model /model ||
+    fail "$last/$r: parameters differ from the uninterrupted run"
+done
+echo "final parameters ($last) equal the uninterrupted run's"
+for f in energy.csv report/carbon.json report/carbon.html; do [[ -s "$run/$f" ]] || fail "no $f"; done
+python3 - "$run/report/carbon.json" <<'PY' || fail "carbon report check"
+import json, sys
+c = json.load(open(sys.argv[1]))
+segs = {s["segment"]: s for s in c["segments"]}
+# phase 0 ran only before the preemption: its energy must have come through the checkpoint.
+assert segs["phase0:full"]["joules"] > 0, segs.keys()
+assert segs["phase5:expand2"]["joules"] > 0, segs.keys()
+PY
+echo "OK"
