@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <filesystem>
 #include <numeric>
@@ -105,8 +106,8 @@ T need(const json& j, const std::string& key, const std::string& where) {
 void check_manifest(const json& m, const std::string& where) {
   OFA_CHECK_KIND(kData, need<std::string>(m, "format", where) == kFormat, where, ": not an ofa-hpc checkpoint manifest");
   const int version = need<int>(m, "version", where);
-  OFA_CHECK_KIND(kData, version >= 1 && version <= kFormatVersion, where, ": format version ", version,
-                 " (this build reads up to ", kFormatVersion, ")");
+  OFA_CHECK_KIND(kData, version == kFormatVersion, where, ": format version ", version, " (this build reads version ",
+                 kFormatVersion, "; version 1 was written by an earlier development build)");
   need<int64_t>(m, "global_step", where);
   const int world = need<int>(m, "world_size", where);
   OFA_CHECK_KIND(kData, world > 0, where, ": world_size must be positive");
@@ -128,29 +129,26 @@ void check_manifest(const json& m, const std::string& where) {
       if (std::string(section) == "tensors") {
         const int s = need<int>(e, "shard", w);
         OFA_CHECK_KIND(kData, s >= 0 && s < world, w, ": shard ", s, " out of range");
+        need<int64_t>(e, "offset", w);
+      } else {
+        OFA_CHECK_KIND(kData, need<std::vector<int64_t>>(e, "offsets", w).size() == static_cast<size_t>(world), w,
+                       ": 'offsets' must have world_size (", world, ") entries");
       }
     }
   }
 }
 
-// Reads shard `i` of manifest `m` in `dir`, checking its size and CRC32C before HDF5 sees it.
-std::unique_ptr<ShardReader> open_shard(const std::string& dir, const json& m, size_t i) {
+// Reads shard `i` of manifest `m` in `dir` whole, checking its size and CRC32C.
+ShardBytes read_shard(const std::string& dir, const json& m, size_t i) {
   const auto& s = m.at("shards").at(i);
   const std::string path = (fs::path(dir) / s.at("file").get<std::string>()).string();
   OFA_CHECK_KIND(kIo, fs::exists(path), path, ": shard file is missing");
-  const std::string bytes = read_file(path);
-  const int64_t want = s.at("bytes").get<int64_t>();
-  OFA_CHECK_KIND(kData, static_cast<int64_t>(bytes.size()) == want, path, ": ", bytes.size(),
-                 " bytes, the manifest says ", want, " (truncated or overwritten shard)");
-  const std::string crc = crc_hex(crc32c(bytes.data(), bytes.size()));
-  OFA_CHECK_KIND(kData, crc == s.at("crc32c").get<std::string>(), path, ": CRC32C ", crc, " != ",
-                 s.at("crc32c").get<std::string>(), " in the manifest: the shard is corrupt");
-  return std::make_unique<ShardReader>(bytes, path);
+  return read_shard_bytes(path, s.at("bytes").get<int64_t>(), s.at("crc32c").get<std::string>());
 }
 
-torch::Tensor read_entry(const ShardReader& r, const std::string& path, const json& e, const std::string& where) {
-  return r.read(path.substr(1), dtype_from_name(e.at("dtype").get<std::string>(), where),
-                e.at("shape").get<std::vector<int64_t>>());
+torch::Tensor entry_at(const ShardBytes& b, int64_t offset, const json& e, const std::string& where) {
+  return tensor_at(b, offset, dtype_from_name(e.at("dtype").get<std::string>(), where),
+                   e.at("shape").get<std::vector<int64_t>>(), where);
 }
 
 void remove_checkpoint(const fs::path& dir) {
@@ -215,20 +213,29 @@ std::string save(dist::Communicator& comm, const std::string& root, const SaveRe
   }));
 
   const auto owners = assign_owners(req.shared, world);
-  uint32_t crc = 0;
-  int64_t bytes = 0;
+  const size_t n_shared = req.shared.size(), n_rank = req.per_rank.size();
+  // What rank 0 needs for the manifest, from every rank: CRC, bytes, then the file offset of each
+  // shared tensor it wrote (-1 for the others) and of each of its per-rank tensors.
+  auto info = torch::full({static_cast<int64_t>(2 + n_shared + n_rank)}, -1, torch::kInt64);
   auto wrote = attempt([&] {
     NamedTensors mine;
-    for (size_t i = 0; i < req.shared.size(); ++i)
-      if (owners[i] == rank) mine.push_back(req.shared[i]);
-    for (const auto& [k, t] : req.per_rank) mine.emplace_back(kRankState + k, t);
+    std::vector<size_t> slot;
+    for (size_t i = 0; i < n_shared; ++i)
+      if (owners[i] == rank) {
+        mine.push_back(req.shared[i]);
+        slot.push_back(2 + i);
+      }
+    for (size_t i = 0; i < n_rank; ++i) {
+      mine.emplace_back(kRankState + req.per_rank[i].first, req.per_rank[i].second);
+      slot.push_back(2 + n_shared + i);
+    }
     const std::string path = (dir / shard_name(rank)).string();
-    const std::string image = build_image(
-        mine, {{"ofa_format_version", kFormatVersion}, {"rank", rank}, {"world_size", world}, {"global_step", req.global_step}},
-        path);
-    crc = crc32c(image.data(), image.size());
-    bytes = static_cast<int64_t>(image.size());
-    write_file_durable(path, image, "rank" + std::to_string(rank) + "@" + std::to_string(req.global_step));
+    const auto w = write_shard(path, mine, {{"ofa_format_version", kFormatVersion}, {"rank", rank}, {"world_size", world}},
+                               "rank" + std::to_string(rank) + "@" + std::to_string(req.global_step));
+    auto* p = info.data_ptr<int64_t>();
+    p[0] = static_cast<int64_t>(w.crc);
+    p[1] = w.bytes;
+    for (size_t j = 0; j < slot.size(); ++j) p[slot[j]] = w.offsets[j];
   });
   try {
     agree(comm, wrote);
@@ -236,8 +243,8 @@ std::string save(dist::Communicator& comm, const std::string& root, const SaveRe
     if (rank == 0) remove_checkpoint(dir);
     throw;
   }
-  auto info = torch::tensor({static_cast<int64_t>(crc), bytes}, torch::kInt64);
   auto all = world > 1 ? comm.all_gather(info) : info.unsqueeze(0);
+  const auto at = [&](int r, size_t i) { return all[r][static_cast<int64_t>(i)].item<int64_t>(); };
 
   auto committed = attempt([&] {
     if (rank != 0) return;
@@ -252,16 +259,23 @@ std::string save(dist::Communicator& comm, const std::string& root, const SaveRe
     m["state"] = req.state;
     json shards = json::array();
     for (int r = 0; r < world; ++r)
-      shards.push_back({{"file", shard_name(r)}, {"rank", r}, {"bytes", all[r][1].item<int64_t>()},
-                        {"crc32c", crc_hex(static_cast<uint32_t>(all[r][0].item<int64_t>()))}});
+      shards.push_back({{"file", shard_name(r)}, {"rank", r}, {"bytes", at(r, 1)},
+                        {"crc32c", crc_hex(static_cast<uint32_t>(at(r, 0)))}});
     m["shards"] = shards;
     json tensors = json::object(), per_rank = json::object();
-    for (size_t i = 0; i < req.shared.size(); ++i) {
+    for (size_t i = 0; i < n_shared; ++i) {
       const auto& [k, t] = req.shared[i];
       tensors[k] = tensor_entry(t, dataset_path(k));
       tensors[k]["shard"] = owners[i];
+      tensors[k]["offset"] = at(owners[i], 2 + i);
     }
-    for (const auto& [k, t] : req.per_rank) per_rank[k] = tensor_entry(t, dataset_path(kRankState + k));
+    for (size_t i = 0; i < n_rank; ++i) {
+      const auto& [k, t] = req.per_rank[i];
+      per_rank[k] = tensor_entry(t, dataset_path(kRankState + k));
+      std::vector<int64_t> offsets;
+      for (int r = 0; r < world; ++r) offsets.push_back(at(r, 2 + n_shared + i));
+      per_rank[k]["offsets"] = offsets;
+    }
     m["tensors"] = tensors;
     m["per_rank"] = per_rank;
     write_atomic((dir / kManifest).string(), m.dump(1) + "\n");
@@ -291,54 +305,42 @@ Loaded load(dist::Communicator& comm, const std::string& dir) {
   const int old_world = m.at("world_size").get<int>();
   out.same_world = old_world == world;
 
-  // Shard file f is read by rank f % world: each file once, spread over the current ranks.
-  std::map<int, std::unique_ptr<ShardReader>> readers;
-  std::map<std::string, torch::Tensor> own_shared;
-  std::map<std::string, torch::Tensor> rank_sums;
+  // Shard file f is read (and its CRC checked) by rank f % world, then its bytes are broadcast
+  // whole: each file is read once, spread over the current ranks, and every rank views the
+  // tensors it needs in the buffers without a copy.
+  std::vector<ShardBytes> files(static_cast<size_t>(old_world));
   agree(comm, attempt([&] {
-    for (int f = rank; f < old_world; f += world) readers[f] = open_shard(dir, m, static_cast<size_t>(f));
-    for (const auto& [key, e] : m.at("tensors").items()) {
-      auto it = readers.find(e.at("shard").get<int>());
-      if (it != readers.end()) own_shared[key] = read_entry(*it->second, e.at("path"), e, dir + ": " + key);
+    for (int f = rank; f < old_world; f += world) files[f] = read_shard(dir, m, static_cast<size_t>(f));
+  }));
+  if (world > 1) {
+    for (int f = 0; f < old_world; ++f) {
+      const auto& s = m.at("shards").at(f);
+      if (f % world != rank)
+        files[f] = alloc_shard_bytes(s.at("bytes").get<int64_t>(), (fs::path(dir) / s.at("file").get<std::string>()).string());
+      auto t = torch::from_blob(files[f].data.get(), {files[f].size}, torch::kUInt8);
+      comm.broadcast(t, f % world);
     }
-    for (const auto& [f, r] : readers) {
-      for (const auto& [key, e] : m.at("per_rank").items()) {
-        auto t = read_entry(*r, e.at("path"), e, dir + ": " + key);
-        if (out.same_world) {
-          rank_sums[key] = t;  // f == rank: this rank's own state
-        } else {
-          auto d = t.to(torch::kFloat64);
-          auto [it, fresh] = rank_sums.emplace(key, d);
-          if (!fresh) it->second.add_(d);
-        }
+  }
+  agree(comm, attempt([&] {
+    for (const auto& [key, e] : m.at("tensors").items())
+      out.shared[key] = entry_at(files[e.at("shard").get<size_t>()], e.at("offset").get<int64_t>(), e, dir + ": " + key);
+    for (const auto& [key, e] : m.at("per_rank").items()) {
+      const auto offsets = e.at("offsets").get<std::vector<int64_t>>();
+      if (out.same_world) {
+        out.per_rank[key] = entry_at(files[rank], offsets[rank], e, dir + ": " + key);
+        continue;
       }
+      // Another world size: the mean of the old ranks' statistics (floored for counters).
+      torch::Tensor sum;
+      for (int f = 0; f < old_world; ++f) {
+        auto d = entry_at(files[f], offsets[f], e, dir + ": " + key).to(torch::kFloat64);
+        sum = f == 0 ? d.clone() : sum.add_(d);
+      }
+      const auto dtype = dtype_from_name(e.at("dtype"), key);
+      auto mean = sum / old_world;
+      out.per_rank[key] = torch::isFloatingType(dtype) ? mean.to(dtype) : mean.floor().to(dtype);
     }
   }));
-  for (const auto& [key, e] : m.at("tensors").items()) {
-    const int reader = e.at("shard").get<int>() % world;
-    torch::Tensor t;
-    if (reader == rank) {
-      t = own_shared.at(key);
-    } else {
-      t = torch::empty(e.at("shape").get<std::vector<int64_t>>(),
-                       torch::TensorOptions().dtype(dtype_from_name(e.at("dtype"), key)));
-    }
-    if (world > 1) comm.broadcast(t, reader);
-    out.shared[key] = t;
-  }
-  for (const auto& [key, e] : m.at("per_rank").items()) {
-    if (out.same_world) {
-      out.per_rank[key] = rank_sums.at(key);
-      continue;
-    }
-    auto shape = e.at("shape").get<std::vector<int64_t>>();
-    auto it = rank_sums.find(key);
-    auto sum = it != rank_sums.end() ? it->second : torch::zeros(shape, torch::kFloat64);
-    if (world > 1) comm.all_reduce(sum);
-    const auto dtype = dtype_from_name(e.at("dtype"), key);
-    auto mean = sum / old_world;
-    out.per_rank[key] = torch::isFloatingType(dtype) ? mean.to(dtype) : mean.floor().to(dtype);
-  }
   return out;
 }
 
@@ -373,10 +375,23 @@ std::string verify(const std::string& dir) {
     const json m = read_manifest(dir);
     const size_t n = m.at("shards").size();
     for (size_t i = 0; i < n; ++i) {
-      auto r = open_shard(dir, m, i);
+      const auto bytes = read_shard(dir, m, i);
+      // HDF5 must agree with the manifest: each dataset where the manifest says, with the same bytes.
+      ShardReader r(bytes);
+      auto check = [&](const std::string& key, const json& e, int64_t offset) {
+        const std::string where = bytes.label + ": " + key;
+        const auto direct = entry_at(bytes, offset, e, where);
+        const auto via_hdf5 = r.read(e.at("path").get<std::string>().substr(1), direct.scalar_type(),
+                                     direct.sizes().vec());
+        OFA_CHECK_KIND(kData, direct.numel() == 0 || r.offset(e.at("path").get<std::string>().substr(1)) == offset,
+                       where, ": HDF5 places the dataset elsewhere than the manifest's offset ", offset);
+        OFA_CHECK_KIND(kData,
+                       std::memcmp(direct.data_ptr(), via_hdf5.data_ptr(), direct.numel() * direct.element_size()) == 0,
+                       where, ": HDF5 reads other bytes than the manifest's offset holds");
+      };
       for (const auto& [key, e] : m.at("tensors").items())
-        if (e.at("shard").get<size_t>() == i) read_entry(*r, e.at("path"), e, key);
-      for (const auto& [key, e] : m.at("per_rank").items()) read_entry(*r, e.at("path"), e, key);
+        if (e.at("shard").get<size_t>() == i) check(key, e, e.at("offset").get<int64_t>());
+      for (const auto& [key, e] : m.at("per_rank").items()) check(key, e, e.at("offsets").at(i).get<int64_t>());
     }
   } catch (const Error& e) {
     return e.what();

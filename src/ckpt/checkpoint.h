@@ -25,7 +25,7 @@
 
 namespace ofa::ckpt {
 
-inline constexpr int kFormatVersion = 1;
+inline constexpr int kFormatVersion = 2;
 
 struct SaveRequest {
   int64_t global_step = 0;

@@ -2,15 +2,20 @@
 #include "ckpt/shard.h"
 
 #include <fcntl.h>
+#include <limits.h>
+#include <sys/uio.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <mutex>
 
+#include "ckpt/crc32c.h"
 #include "core/error.h"
 #include "core/h5_util.h"
 
@@ -65,59 +70,259 @@ torch::ScalarType dtype_from_name(const std::string& name, const std::string& wh
   fail(ErrorKind::kData, where, ": unknown dtype '", name, "'");
 }
 
-std::string build_image(const NamedTensors& tensors, const std::map<std::string, int64_t>& attrs,
-                        const std::string& label) {
-  h5::silence_errors();
-  size_t total = 0;
-  for (const auto& [k, t] : tensors) total += static_cast<size_t>(t.numel() * t.element_size());
-  // Core driver without a backing store: the file lives in memory; grow in one step for the data.
-  auto fapl = h5::plist(H5Pcreate(H5P_FILE_ACCESS), "file access list");
-  h5::check(H5Pset_fapl_core(fapl.get(), total + (size_t{1} << 20), /*backing_store=*/0), ErrorKind::kInternal,
-            label + ": core driver");
-  // Default (oldest) format bounds: a v3 superblock would carry the "open for writing" flag into
-  // the image taken below, and the flush before the image is what makes it a consistent file.
-  const std::string mem_name = "ofa-shard-image:" + label;
-  auto file = h5::file(H5Fcreate(mem_name.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get()), ErrorKind::kIo,
-                       label + ": cannot create in memory");
-  auto lcpl = h5::plist(H5Pcreate(H5P_LINK_CREATE), "link create list");
-  h5::check(H5Pset_create_intermediate_group(lcpl.get(), 1), ErrorKind::kInternal, "intermediate groups");
+namespace {
 
-  for (const auto& [key, t0] : tensors) {
-    const auto& di = info(t0.scalar_type());
-    auto t = t0.detach().to(torch::kCPU).contiguous();
-    std::vector<hsize_t> dims(t.sizes().begin(), t.sizes().end());
-    auto space = h5::space(dims.empty() ? H5Screate(H5S_SCALAR)
-                                        : H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr),
-                           key);
-    const std::string path = dataset_path(key);
-    auto ds = h5::dataset(H5Dcreate2(file.get(), path.c_str(), di.h5(), space.get(), lcpl.get(), H5P_DEFAULT,
-                                     H5P_DEFAULT),
-                          ErrorKind::kInternal, label + ": cannot create " + path);
-    if (t.numel() > 0)
-      h5::check(H5Dwrite(ds.get(), di.h5(), H5S_ALL, H5S_ALL, H5P_DEFAULT, t.data_ptr()), ErrorKind::kIo,
-                label + ": writing " + path);
+// A span of a shard file: either metadata bytes kept from the layout file, or tensor i's data.
+struct Region {
+  int64_t offset = 0, length = 0;
+  int tensor = -1;   // index into the tensors; -1: meta
+  std::string meta;  // the bytes, when tensor == -1
+};
+
+// How HDF5 lays out one set of datasets: the regions in file order, covering [0, size).
+struct Layout {
+  int64_t size = 0;
+  std::vector<int64_t> offsets;
+  std::vector<Region> regions;
+};
+
+std::string layout_key(const NamedTensors& tensors, const std::map<std::string, int64_t>& attrs) {
+  std::string key;
+  for (const auto& [k, t] : tensors) {
+    key += k + ":" + dtype_name(t.scalar_type());
+    for (auto d : t.sizes()) key += "," + std::to_string(d);
+    key += ";";
   }
-  for (const auto& [name, v] : attrs) {
-    auto space = h5::space(H5Screate(H5S_SCALAR), name);
-    auto a = h5::attr(H5Acreate2(file.get(), name.c_str(), H5T_NATIVE_INT64, space.get(), H5P_DEFAULT, H5P_DEFAULT),
-                      ErrorKind::kInternal, label + ": attribute " + name);
-    h5::check(H5Awrite(a.get(), H5T_NATIVE_INT64, &v), ErrorKind::kInternal, label + ": attribute " + name);
-  }
-  h5::check(H5Fflush(file.get(), H5F_SCOPE_GLOBAL), ErrorKind::kIo, label + ": flush");
-  const ssize_t size = H5Fget_file_image(file.get(), nullptr, 0);
-  OFA_CHECK_KIND(kInternal, size > 0, label, ": HDF5 returned no file image");
-  std::string image(static_cast<size_t>(size), '\0');
-  OFA_CHECK_KIND(kInternal, H5Fget_file_image(file.get(), image.data(), image.size()) == size, label,
-                 ": copying the HDF5 file image failed");
-  file.close(label);
-  return image;
+  for (const auto& [k, v] : attrs) key += "@" + k + "=" + std::to_string(v);
+  return key;
 }
 
-ShardReader::ShardReader(const std::string& bytes, std::string label) : label_(std::move(label)) {
+int64_t nbytes(const torch::Tensor& t) { return t.numel() * static_cast<int64_t>(t.element_size()); }
+
+// Lets HDF5 build the file without its data (space allocated at creation, never filled), records
+// each dataset's offset, and keeps every byte that is not tensor data.
+Layout make_layout(const std::string& scratch, const NamedTensors& tensors,
+                   const std::map<std::string, int64_t>& attrs) {
+  h5::silence_errors();
+  Layout lay;
+  {
+    auto fapl = h5::plist(H5Pcreate(H5P_FILE_ACCESS), "file access list");
+    // 64-byte aligned data, so tensors viewed in the loaded file are aligned for SIMD.
+    h5::check(H5Pset_alignment(fapl.get(), 1, 64), ErrorKind::kInternal, "alignment");
+    auto file = h5::file(H5Fcreate(scratch.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get()), ErrorKind::kIo,
+                         scratch + ": cannot create (" + h5::last_error() + ")");
+    auto lcpl = h5::plist(H5Pcreate(H5P_LINK_CREATE), "link create list");
+    h5::check(H5Pset_create_intermediate_group(lcpl.get(), 1), ErrorKind::kInternal, "intermediate groups");
+    auto dcpl = h5::plist(H5Pcreate(H5P_DATASET_CREATE), "dataset create list");
+    h5::check(H5Pset_layout(dcpl.get(), H5D_CONTIGUOUS), ErrorKind::kInternal, "contiguous layout");
+    h5::check(H5Pset_alloc_time(dcpl.get(), H5D_ALLOC_TIME_EARLY), ErrorKind::kInternal, "early allocation");
+    h5::check(H5Pset_fill_time(dcpl.get(), H5D_FILL_TIME_NEVER), ErrorKind::kInternal, "no fill");
+    h5::check(H5Pset_obj_track_times(dcpl.get(), 0), ErrorKind::kInternal, "no timestamps");
+    for (const auto& [key, t] : tensors) {
+      const auto& di = info(t.scalar_type());
+      std::vector<hsize_t> dims(t.sizes().begin(), t.sizes().end());
+      auto space = h5::space(dims.empty() ? H5Screate(H5S_SCALAR)
+                                          : H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr),
+                             key);
+      const std::string path = dataset_path(key);
+      auto ds = h5::dataset(H5Dcreate2(file.get(), path.c_str(), di.h5(), space.get(), lcpl.get(), dcpl.get(),
+                                       H5P_DEFAULT),
+                            ErrorKind::kInternal, scratch + ": cannot create " + path);
+      const haddr_t off = H5Dget_offset(ds.get());
+      lay.offsets.push_back(t.numel() == 0 || off == HADDR_UNDEF ? -1 : static_cast<int64_t>(off));
+    }
+    for (const auto& [name, v] : attrs) {
+      auto space = h5::space(H5Screate(H5S_SCALAR), name);
+      auto a = h5::attr(H5Acreate2(file.get(), name.c_str(), H5T_NATIVE_INT64, space.get(), H5P_DEFAULT, H5P_DEFAULT),
+                        ErrorKind::kInternal, scratch + ": attribute " + name);
+      h5::check(H5Awrite(a.get(), H5T_NATIVE_INT64, &v), ErrorKind::kInternal, scratch + ": attribute " + name);
+    }
+    file.close(scratch);
+  }
+  const int fd = ::open(scratch.c_str(), O_RDONLY | O_CLOEXEC);
+  OFA_CHECK_KIND(kIo, fd >= 0, scratch, ": cannot reopen: ", errno_text(errno));
+  struct stat st {};
+  ::fstat(fd, &st);
+  lay.size = static_cast<int64_t>(st.st_size);
+  std::vector<Region> data;
+  for (size_t i = 0; i < tensors.size(); ++i)
+    if (lay.offsets[i] >= 0) data.push_back({lay.offsets[i], nbytes(tensors[i].second), static_cast<int>(i), {}});
+  std::sort(data.begin(), data.end(), [](const Region& a, const Region& b) { return a.offset < b.offset; });
+  int64_t pos = 0;
+  auto keep_meta = [&](int64_t end) {
+    if (end <= pos) return;
+    Region m{pos, end - pos, -1, std::string(static_cast<size_t>(end - pos), '\0')};
+    const ssize_t n = ::pread(fd, m.meta.data(), m.meta.size(), pos);
+    OFA_CHECK_KIND(kIo, n == static_cast<ssize_t>(m.meta.size()), scratch, ": short read of HDF5 metadata");
+    lay.regions.push_back(std::move(m));
+  };
+  for (auto& r : data) {
+    OFA_CHECK_KIND(kInternal, r.offset >= pos && r.offset + r.length <= lay.size, scratch,
+                   ": HDF5 laid out overlapping or out-of-file data");
+    keep_meta(r.offset);
+    pos = r.offset + r.length;
+    lay.regions.push_back(std::move(r));
+  }
+  keep_meta(lay.size);
+  ::close(fd);
+  return lay;
+}
+
+// Layouts by key: every checkpoint of a phase has the same tensors, so HDF5 runs once per phase.
+std::shared_ptr<const Layout> layout_for(const std::string& path, const NamedTensors& tensors,
+                                         const std::map<std::string, int64_t>& attrs) {
+  static std::mutex mu;
+  static std::map<std::string, std::shared_ptr<const Layout>> cache;
+  const std::string key = layout_key(tensors, attrs);
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    auto it = cache.find(key);
+    if (it != cache.end()) return it->second;
+  }
+  const std::string scratch = path + ".layout";
+  std::shared_ptr<const Layout> lay;
+  try {
+    lay = std::make_shared<const Layout>(make_layout(scratch, tensors, attrs));
+  } catch (...) {
+    ::unlink(scratch.c_str());
+    throw;
+  }
+  ::unlink(scratch.c_str());
+  std::lock_guard<std::mutex> lock(mu);
+  if (cache.size() >= 8) cache.clear();
+  cache[key] = lay;
+  return lay;
+}
+
+// writev of all of `iov` from the current position, through partial writes and EINTR.
+void write_all(int fd, std::vector<iovec> iov, const std::string& path, int64_t total) {
+  size_t i = 0;
+  int64_t done = 0;
+  while (i < iov.size()) {
+    const int count = static_cast<int>(std::min<size_t>(iov.size() - i, IOV_MAX));
+    const ssize_t n = ::writev(fd, &iov[i], count);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      const int err = n < 0 ? errno : EIO;
+      ::close(fd);
+      ::unlink(path.c_str());
+      fail(ErrorKind::kIo, path, ": write failed after ", done, " of ", total, " bytes: ", errno_text(err));
+    }
+    done += n;
+    size_t left = static_cast<size_t>(n);
+    while (i < iov.size() && left >= iov[i].iov_len) left -= iov[i++].iov_len;
+    if (left > 0) {
+      iov[i].iov_base = static_cast<char*>(iov[i].iov_base) + left;
+      iov[i].iov_len -= left;
+    }
+  }
+}
+
+}  // namespace
+
+ShardWritten write_shard(const std::string& path, const NamedTensors& tensors0,
+                         const std::map<std::string, int64_t>& attrs, const std::string& fault_tag) {
+  NamedTensors tensors;
+  tensors.reserve(tensors0.size());
+  for (const auto& [k, t] : tensors0) tensors.emplace_back(k, t.detach().to(torch::kCPU).contiguous());
+  const auto lay = layout_for(path, tensors, attrs);
+
+  // The file in order; the checksum is taken over exactly the bytes handed to the kernel.
+  std::vector<iovec> iov;
+  iov.reserve(lay->regions.size());
+  uint32_t crc = 0;
+  for (const auto& r : lay->regions) {
+    const void* p = r.tensor < 0 ? static_cast<const void*>(r.meta.data()) : tensors[r.tensor].second.data_ptr();
+    iov.push_back({const_cast<void*>(p), static_cast<size_t>(r.length)});
+    crc = crc32c(p, static_cast<size_t>(r.length), crc);
+  }
+  bool crash = false;
+  if (const char* f = std::getenv("OFA_CKPT_FAULT"); f && !fault_tag.empty() && std::string(f) == "kill:" + fault_tag) {
+    size_t keep = 0;
+    int64_t half = 0;
+    while (keep < iov.size() && half < lay->size / 2) half += static_cast<int64_t>(iov[keep++].iov_len);
+    iov.resize(keep);
+    crash = true;
+  }
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  OFA_CHECK_KIND(kIo, fd >= 0, path, ": cannot create: ", errno_text(errno));
+  write_all(fd, std::move(iov), path, lay->size);
+  if (crash) {
+    ::fsync(fd);
+    ::kill(::getpid(), SIGKILL);
+  }
+  if (::fsync(fd) != 0 || ::close(fd) != 0) {
+    const int err = errno;
+    ::unlink(path.c_str());
+    fail(ErrorKind::kIo, path, ": fsync/close failed: ", errno_text(err));
+  }
+  return {lay->size, crc, lay->offsets};
+}
+
+ShardBytes alloc_shard_bytes(int64_t size, std::string label) {
+  void* p = nullptr;
+  OFA_CHECK_KIND(kIo, ::posix_memalign(&p, 64, static_cast<size_t>(std::max<int64_t>(size, 1))) == 0, label,
+                 ": cannot allocate ", size, " bytes");
+  return {std::shared_ptr<uint8_t>(static_cast<uint8_t*>(p), [](uint8_t* q) { std::free(q); }), size,
+          std::move(label)};
+}
+
+ShardBytes read_shard_bytes(const std::string& path, int64_t want_bytes, const std::string& want_crc) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  OFA_CHECK_KIND(kIo, fd >= 0, path, ": cannot open shard: ", errno_text(errno));
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    ::close(fd);
+    fail(ErrorKind::kIo, path, ": cannot stat");
+  }
+  if (static_cast<int64_t>(st.st_size) != want_bytes) {
+    ::close(fd);
+    fail(ErrorKind::kData, path, ": ", st.st_size, " bytes, the manifest says ", want_bytes,
+         " (truncated or overwritten shard)");
+  }
+  ShardBytes b = alloc_shard_bytes(want_bytes, path);
+  // Read and checksum in slices, each checksummed while it is still in cache.
+  constexpr int64_t kSlice = 4 << 20;
+  uint32_t crc = 0;
+  int64_t done = 0;
+  while (done < want_bytes) {
+    const ssize_t n = ::read(fd, b.data.get() + done, static_cast<size_t>(std::min(kSlice, want_bytes - done)));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    crc = crc32c(b.data.get() + done, static_cast<size_t>(n), crc);
+    done += n;
+  }
+  ::close(fd);
+  OFA_CHECK_KIND(kIo, done == want_bytes, path, ": short read (", done, " of ", want_bytes, " bytes)");
+  OFA_CHECK_KIND(kData, crc_hex(crc) == want_crc, path, ": CRC32C ", crc_hex(crc), " != ", want_crc,
+                 " in the manifest: the shard is corrupt");
+  return b;
+}
+
+torch::Tensor tensor_at(const ShardBytes& b, int64_t offset, torch::ScalarType dtype,
+                        const std::vector<int64_t>& shape, const std::string& where) {
+  const auto opts = torch::TensorOptions().dtype(dtype);
+  int64_t numel = 1;
+  for (auto d : shape) numel *= d;
+  if (numel == 0) return torch::empty(shape, opts);
+  const int64_t len = numel * static_cast<int64_t>(c10::elementSize(dtype));
+  OFA_CHECK_KIND(kData, offset >= 0 && offset + len <= b.size, where, ": bytes [", offset, ", ", offset + len,
+                 ") lie outside ", b.label, " (", b.size, " bytes)");
+  uint8_t* p = b.data.get() + offset;
+  if (offset % static_cast<int64_t>(c10::elementSize(dtype)) != 0) {  // not written by us; copy to align
+    auto t = torch::empty(shape, opts);
+    std::memcpy(t.data_ptr(), p, static_cast<size_t>(len));
+    return t;
+  }
+  auto keep = b.data;
+  return torch::from_blob(p, shape, [keep](void*) mutable { keep.reset(); }, opts);
+}
+
+ShardReader::ShardReader(const ShardBytes& bytes) : label_(bytes.label) {
   h5::silence_errors();
   auto fapl = h5::plist(H5Pcreate(H5P_FILE_ACCESS), "file access list");
   h5::check(H5Pset_fapl_core(fapl.get(), 1 << 20, 0), ErrorKind::kInternal, label_ + ": core driver");
-  h5::check(H5Pset_file_image(fapl.get(), const_cast<char*>(bytes.data()), bytes.size()), ErrorKind::kInternal,
+  h5::check(H5Pset_file_image(fapl.get(), bytes.data.get(), static_cast<size_t>(bytes.size)), ErrorKind::kInternal,
             label_ + ": file image");
   // The name only identifies the in-memory file; a real path would make HDF5 look at the disk.
   const std::string mem_name = "ofa-shard-image:" + label_;
@@ -131,6 +336,14 @@ ShardReader::~ShardReader() {
 }
 
 bool ShardReader::has(const std::string& key) const { return h5::exists(file_, dataset_path(key)); }
+
+int64_t ShardReader::offset(const std::string& key) const {
+  const std::string path = dataset_path(key);
+  OFA_CHECK_KIND(kData, has(key), label_, ": dataset ", path, " is missing");
+  auto ds = h5::dataset(H5Dopen2(file_, path.c_str(), H5P_DEFAULT), ErrorKind::kData, label_ + ": " + path);
+  const haddr_t off = H5Dget_offset(ds.get());
+  return off == HADDR_UNDEF ? -1 : static_cast<int64_t>(off);
+}
 
 torch::Tensor ShardReader::read(const std::string& key, torch::ScalarType dtype,
                                 const std::vector<int64_t>& shape) const {

@@ -1,14 +1,19 @@
-// One checkpoint shard: an HDF5 file of named tensors, built in memory (HDF5's core driver) and
-// written to disk with one sequential write, so a shard costs about what a raw write of its bytes
-// costs and its CRC32C is computed on the very bytes written. Reading goes the other way: one
-// read, the checksum, then HDF5 opens the image in memory. Tensor "model/stages.0.conv.weight"
-// is the dataset /model/stages/0/conv/weight (groups mirror the module names), so h5dump and h5py
-// read shards directly. Plus the small POSIX helpers of the atomic commit (fsync, rename).
+// One checkpoint shard: an HDF5 file of named tensors, each a contiguous dataset whose bytes are
+// written straight from the tensor's memory. HDF5 lays the file out once per set of (name, dtype,
+// shape): a metadata-only file with the data space allocated (nothing written), from which the
+// metadata bytes and each dataset's offset are kept in memory. Every later shard of the same layout
+// is then one sequential write of metadata and tensor bytes, checksummed (CRC32C) as it is written,
+// so a shard costs about what a raw write of its bytes costs. The manifest records each tensor's
+// offset; loading reads the file whole, checks the CRC, and views tensors at their offsets (no
+// copy); `verify` additionally opens the file with HDF5 and checks it agrees. Tensor
+// "model/stages.0.conv.weight" is the dataset /model/stages/0/conv/weight (groups mirror the module
+// names), so h5dump and h5py read shards directly. Plus the POSIX helpers of the atomic commit.
 #pragma once
 #include <torch/types.h>
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -24,22 +29,48 @@ std::string dataset_path(const std::string& key);
 std::string dtype_name(torch::ScalarType t);
 torch::ScalarType dtype_from_name(const std::string& name, const std::string& where);
 
-/// The bytes of an HDF5 file holding `tensors` (contiguous CPU copies are made as needed) and
-/// root attributes `attrs` (integers). `label` names the shard in errors.
-std::string build_image(const NamedTensors& tensors, const std::map<std::string, int64_t>& attrs,
-                        const std::string& label);
+struct ShardWritten {
+  int64_t bytes = 0;
+  uint32_t crc = 0;
+  std::vector<int64_t> offsets;  // file offset of each tensor's data (-1 for an empty tensor)
+};
 
-/// An HDF5 image opened read-only in memory.
+/// Writes `tensors` (CPU contiguous copies are made as needed) and integer root attributes `attrs`
+/// to `path` as an HDF5 file and fsyncs it. kIo naming the path on failure (a partial file is
+/// removed; ENOSPC says "disk full"). Test hook: OFA_CKPT_FAULT=kill:<fault_tag> writes half of
+/// the file, fsyncs and SIGKILLs this process (a crash in the middle of a checkpoint).
+ShardWritten write_shard(const std::string& path, const NamedTensors& tensors,
+                         const std::map<std::string, int64_t>& attrs, const std::string& fault_tag = "");
+
+/// A whole shard file in memory, 64-byte aligned; tensors are views into it (tensor_at).
+struct ShardBytes {
+  std::shared_ptr<uint8_t> data;
+  int64_t size = 0;
+  std::string label;  // the file, for errors
+};
+ShardBytes alloc_shard_bytes(int64_t size, std::string label);
+/// Reads `path` whole; kIo when missing or unreadable, kData when its size or CRC32C (8 hex
+/// digits) differs from the manifest's, naming the file.
+ShardBytes read_shard_bytes(const std::string& path, int64_t want_bytes, const std::string& want_crc);
+/// The tensor stored at `offset` (a view that keeps the buffer alive); kData naming `where` when
+/// the range is outside the file.
+torch::Tensor tensor_at(const ShardBytes& b, int64_t offset, torch::ScalarType dtype,
+                        const std::vector<int64_t>& shape, const std::string& where);
+
+/// An HDF5 file image opened read-only in memory (verification and tools; training loads through
+/// tensor_at).
 class ShardReader {
  public:
-  /// `bytes` is the whole file; `label` (its path) names it in errors (kData when HDF5 rejects it).
-  ShardReader(const std::string& bytes, std::string label);
+  /// kData naming bytes.label when HDF5 rejects the file.
+  explicit ShardReader(const ShardBytes& bytes);
   ~ShardReader();
   ShardReader(const ShardReader&) = delete;
   ShardReader& operator=(const ShardReader&) = delete;
   bool has(const std::string& key) const;
-  /// Reads `key` into a new CPU tensor; checks dtype and shape when given (kData on mismatch).
+  /// Reads `key` into a new CPU tensor; checks dtype and shape (kData on mismatch).
   torch::Tensor read(const std::string& key, torch::ScalarType dtype, const std::vector<int64_t>& shape) const;
+  /// The file offset of `key`'s contiguous data (-1 when it has none).
+  int64_t offset(const std::string& key) const;
 
  private:
   int64_t file_ = -1;  // hid_t
