@@ -18,5 +18,7 @@ echo "quickstart: trained in $(( $(date +%s) - start )) s with $np ranks; result
 echo "  $run_dir/config.yaml    the resolved configuration"
 echo "  $run_dir/metrics.jsonl  training and validation records"
 echo "  $run_dir/supernet.pt    the trained supernet"
+echo "  $run_dir/checkpoints/   sharded HDF5 checkpoints (build/bin/ofa ckpt list $run_dir); rerunning resumes"
+echo "  $run_dir/energy.csv     power samples; report/carbon.html and report/carbon.json: energy and CO2e"
 echo "next: build/bin/ofa eval $run_dir --subnet max"
 echo "      build/bin/ofa export --space configs/space/fmnist_small.yaml --checkpoint $run_dir --subnet min --out /tmp/ofa-min"
