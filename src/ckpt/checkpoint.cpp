@@ -186,12 +186,14 @@ std::string step_dir_name(int64_t step) {
   return buf;
 }
 
-json read_manifest(const std::string& dir) {
+json read_manifest(const std::string& dir, std::string* text) {
   const std::string path = (fs::path(dir) / kManifest).string();
   OFA_CHECK_KIND(kIo, fs::exists(path), path, ": no manifest (an incomplete checkpoint)");
   json m;
   try {
-    m = json::parse(read_file(path));
+    std::string bytes = read_file(path);
+    m = json::parse(bytes);
+    if (text != nullptr) *text = std::move(bytes);
   } catch (const json::parse_error& e) {
     fail(ErrorKind::kData, path, ": not valid JSON (", e.what(), ")");
   }
@@ -295,12 +297,16 @@ Loaded load(dist::Communicator& comm, const std::string& dir) {
   const int rank = comm.rank(), world = comm.size();
   Loaded out;
   out.dir = dir;
+  // Rank 0 reads and checks the manifest; the others get its text (a manifest of a large model is
+  // a few hundred KiB of JSON: parsed once per rank, never re-serialised).
   std::string text;
   agree(comm, attempt([&] {
-    if (rank == 0) text = read_manifest(dir).dump();
+    if (rank == 0) out.manifest = read_manifest(dir, &text);
   }));
-  if (world > 1) comm.broadcast_string(text, 0);
-  out.manifest = json::parse(text);
+  if (world > 1) {
+    comm.broadcast_string(text, 0);
+    if (rank != 0) out.manifest = json::parse(text);
+  }
   const json& m = out.manifest;
   const int old_world = m.at("world_size").get<int>();
   out.same_world = old_world == world;

@@ -75,8 +75,9 @@ std::vector<Entry> list(const std::string& root);
 /// the manifest is present with its shape. Returns "" when valid, else the problem.
 std::string verify(const std::string& dir);
 
-/// The manifest of `dir` (kData naming the file and key on a bad one, kIo when absent).
-nlohmann::json read_manifest(const std::string& dir);
+/// The manifest of `dir` (kData naming the file and key on a bad one, kIo when absent); `text`,
+/// when given, receives the file's bytes.
+nlohmann::json read_manifest(const std::string& dir, std::string* text = nullptr);
 
 /// "step_000001234".
 std::string step_dir_name(int64_t step);
