@@ -3,7 +3,7 @@
 # (including the np=2 tests under mpiexec). Extra arguments go to ctest (e.g. -L dist).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-./launch/setup.sh --with-python
+./launch/setup.sh --with-python --with-slurm
 ./launch/build.sh
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 ctest --test-dir "${OFA_BUILD_DIR:-build}" --output-on-failure -j 1 "$@"
