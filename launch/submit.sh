@@ -44,12 +44,16 @@ command -v sbatch >/dev/null || [[ $dry -eq 1 ]] || { echo "submit.sh: sbatch no
 
 export OFA_HOME=$home
 [[ -f "$home/cluster/$site/env.sh" ]] && export OFA_ENV="$home/cluster/$site/env.sh"
+# Slurm's output file goes beside the run, not into the submit directory.
 if [[ -n "$run_dir" ]]; then
   mkdir -p "$run_dir"
   export OFA_RUN_DIR
   OFA_RUN_DIR=$(cd "$run_dir" && pwd)
-  # Slurm's output file beside the run, not in the submit directory.
   sbatch_args+=("--output=$OFA_RUN_DIR/slurm-%j.out")
+else
+  scratch=${OFA_SCRATCH:-${SCRATCH:-$home/checkpoints}}
+  mkdir -p "$scratch"
+  sbatch_args+=("--output=$scratch/%x-%j.out")
 fi
 sets=()
 [[ -f "$home/cluster/$site/carbon.yaml" ]] && sets+=(--set "energy.cluster_profile=$home/cluster/$site/carbon.yaml")
@@ -63,4 +67,4 @@ if [[ $dry -eq 1 ]]; then
 fi
 job=$("${cmd[@]}")
 echo "$job"
-echo "submitted job $job ($site): squeue -j $job; output in ${OFA_RUN_DIR:-the submit directory}" >&2
+echo "submitted job $job ($site): squeue -j $job; run dir ${OFA_RUN_DIR:-$scratch/<job name>-$job}" >&2
