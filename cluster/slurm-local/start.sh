@@ -8,7 +8,8 @@
 #   SLURM_CONF=DIR/slurm.conf sbatch ...; sinfo; squeue
 #   cluster/slurm-local/stop.sh DIR       # by PID, always safe to call
 #
-# Env: OFA_SLURM_PORT (slurmctld port, default 16817; slurmd uses +1), OFA_SLURM_CPUS (default: nproc).
+# Env: OFA_SLURM_PORT (slurmctld port, default: the first free pair from 16817; slurmd uses +1),
+# OFA_SLURM_CPUS (default: nproc).
 set -euo pipefail
 [[ $# -eq 1 ]] || { echo "usage: $0 DIR" >&2; exit 2; }
 here=$(cd "$(dirname "$0")" && pwd)
@@ -26,7 +27,16 @@ chmod a+rx "$dir"
 setpriv --reuid=munge --regid=munge --clear-groups test -x "$dir" ||
   { echo "start.sh: the munge user cannot reach $dir (a parent directory is not world-executable)" >&2; exit 1; }
 
-port=${OFA_SLURM_PORT:-16817}
+# Two free TCP ports (slurmctld, slurmd): the first pair from 16817 up where nothing listens, so a
+# second private cluster (or a site's Slurm on the same host) does not collide.
+listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+port=${OFA_SLURM_PORT:-}
+if [[ -z "$port" ]]; then
+  for p in $(seq 16817 2 16917); do
+    if ! listening "$p" && ! listening $((p + 1)); then port=$p; break; fi
+  done
+  [[ -n "$port" ]] || { echo "start.sh: no free port pair in 16817-16918 (set OFA_SLURM_PORT)" >&2; exit 1; }
+fi
 cpus=${OFA_SLURM_CPUS:-$(nproc)}
 mem=$(( $(awk '/MemTotal/ {print $2}' /proc/meminfo) / 1024 * 8 / 10 ))
 mkdir -p "$dir"/{munge,socket,state,spool,log,run}

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <iostream>
 
+#include "ckpt/checkpoint.h"
 #include "cli/commands.h"
 #include "cli/config.h"
 #include "core/error.h"
@@ -48,20 +49,51 @@ nlohmann::json describe_json(const supernet::SpaceConfig& space, const supernet:
   return j;
 }
 
-// The supernet with weights from a trained run (supernet.pt, or a run dir holding it) or fresh.
+// Weights of checkpoint directory `dir` (step_*/ with a manifest) into `net`: parameters, and BN
+// buffers (rank 0's own when it was written by one rank, else the mean over its ranks).
+void load_from_checkpoint(supernet::OFAMobileNetV3& net, const std::string& dir) {
+  auto serial = dist::make_serial();
+  const auto loaded = ckpt::load(serial, dir);
+  torch::NoGradGuard no_grad;
+  auto take = [&](const std::map<std::string, torch::Tensor>& from, const std::string& key, torch::Tensor dst) {
+    auto it = from.find("model/" + key);
+    OFA_CHECK_KIND(kData, it != from.end(), dir, ": no tensor model/", key, " (a checkpoint of another space?)");
+    OFA_CHECK_KIND(kData, it->second.sizes() == dst.sizes(), dir, ": model/", key, " has shape ", it->second.sizes(),
+                   ", this space's is ", dst.sizes());
+    dst.copy_(it->second);
+  };
+  for (const auto& kv : net->named_parameters()) take(loaded.shared, kv.key(), kv.value());
+  for (const auto& kv : net->named_buffers()) take(loaded.per_rank, kv.key(), kv.value());
+  log::info("weights from checkpoint ", dir, " (global step ", loaded.manifest.value("global_step", -1), ")");
+}
+
+// The supernet with weights from a trained run or fresh: CHECKPOINT is a run dir (its final
+// supernet.pt, else its newest valid checkpoint), a checkpoint directory, or a supernet.pt file.
 supernet::OFAMobileNetV3 load_supernet(const supernet::SpaceConfig& space, const std::string& checkpoint,
                                        int64_t init_seed) {
   torch::manual_seed(static_cast<uint64_t>(init_seed));
   supernet::OFAMobileNetV3 net(space);
-  if (!checkpoint.empty()) {
-    fs::path p = checkpoint;
-    if (fs::is_directory(p)) p /= "supernet.pt";
-    OFA_CHECK(fs::exists(p), p.string(), ": no such checkpoint");
-    try {
-      torch::load(net, p.string());
-    } catch (const c10::Error& e) {
-      fail(ErrorKind::kData, p.string(), ": cannot load into this space (", space.name, "): ", e.what_without_backtrace());
-    }
+  if (checkpoint.empty()) return net;
+  fs::path p = checkpoint;
+  OFA_CHECK_KIND(kIo, fs::exists(p), p.string(), ": no such run dir, checkpoint or file");
+  if (fs::is_directory(p) && fs::exists(p / "manifest.json")) {
+    load_from_checkpoint(net, p.string());
+    return net;
+  }
+  if (fs::is_directory(p) && !fs::exists(p / "supernet.pt")) {
+    const auto entries = ckpt::list((p / "checkpoints").string());
+    for (auto it = entries.rbegin(); it != entries.rend(); ++it)
+      if (it->committed && ckpt::verify(it->dir).empty()) {
+        load_from_checkpoint(net, it->dir);
+        return net;
+      }
+    fail(ErrorKind::kIo, p.string(), ": neither supernet.pt nor a valid checkpoint in checkpoints/");
+  }
+  if (fs::is_directory(p)) p /= "supernet.pt";
+  try {
+    torch::load(net, p.string());
+  } catch (const c10::Error& e) {
+    fail(ErrorKind::kData, p.string(), ": cannot load into this space (", space.name, "): ", e.what_without_backtrace());
   }
   return net;
 }
@@ -97,7 +129,7 @@ int cmd_export(const Args& in, Context& ctx) {
   Args args = in;
   std::string space_file, checkpoint, seed = "0", spec = "max", out;
   OFA_CHECK(take_option(args, "--space", space_file) && take_option(args, "--out", out),
-            "usage: ofa export --space SPACE.yaml [--checkpoint RUN_DIR|supernet.pt | --init-seed N] "
+            "usage: ofa export --space SPACE.yaml [--checkpoint RUN_DIR|CHECKPOINT_DIR|supernet.pt | --init-seed N] "
             "--subnet JSON|max|min --out DIR");
   take_option(args, "--checkpoint", checkpoint);
   take_option(args, "--init-seed", seed);

@@ -136,6 +136,7 @@ void visit(V& v, TrainConfig& t) {
 template <class V>
 void visit(V& v, DistOptions& d) {
   v.field("backend", d.backend, OneOf{{"auto", "serial", "mpi", "nccl"}});
+  v.field("device", d.device, OneOf{{"auto", "cpu", "cuda"}});
   v.field("check_subnet", d.check_subnet);
 }
 

@@ -100,12 +100,14 @@ Evaluator::Evaluator(dist::Communicator& comm, std::shared_ptr<data::Dataset> ca
 }
 
 void Evaluator::recalibrate(supernet::OFAMobileNetV3& net, int resolution) {
+  const auto device = net->parameters().front().device();
   std::vector<torch::Tensor> batches;
   for (const auto& rows : calib_mine_)
-    batches.push_back(data::eval_transform(calib_set_->get_batch(rows).images, transform_, resolution));
-  auto sums = supernet::collect_bn_stats(net, batches);
-  comm_.all_reduce(sums);  // the one reduction of this subnet's calibration
-  supernet::apply_bn_stats(net, sums);
+    batches.push_back(data::eval_transform(calib_set_->get_batch(rows).images, transform_, resolution).to(device));
+  // The one reduction of this subnet's calibration, over the process communicator (host memory).
+  auto sums = supernet::collect_bn_stats(net, batches).to(torch::kCPU);
+  comm_.all_reduce(sums);
+  supernet::apply_bn_stats(net, sums);  // writes into the (device) running statistics
 }
 
 std::vector<double> Evaluator::local_counts(supernet::OFAMobileNetV3& net, int resolution) {
@@ -116,7 +118,9 @@ std::vector<double> Evaluator::local_counts(supernet::OFAMobileNetV3& net, int r
   for (size_t b = 0; b < eval_mine_.size(); b += eval_batch_) {
     std::vector<int64_t> rows(eval_mine_.begin() + b, eval_mine_.begin() + std::min(eval_mine_.size(), b + eval_batch_));
     auto batch = eval_set_->get_batch(rows);
-    auto logits = net->forward(data::eval_transform(batch.images, transform_, resolution));
+    const auto device = net->parameters().front().device();
+    batch.labels = batch.labels.to(device);
+    auto logits = net->forward(data::eval_transform(batch.images, transform_, resolution).to(device));
     correct += logits.argmax(1).eq(batch.labels).sum().item<double>();
     loss += torch::nn::functional::cross_entropy(
                 logits, batch.labels, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))

@@ -64,7 +64,11 @@ struct TrainConfig {
 };
 
 struct DistOptions {
+  /// The gradient communicator: auto = NCCL when the network is on CUDA and the build has NCCL,
+  /// else the process's (MPI or serial); nccl requires CUDA; mpi/serial need the network on the CPU.
   std::string backend = "auto";  // auto | serial | mpi | nccl
+  /// Where the network trains: auto = GPU `local rank mod visible GPUs` when LibTorch has CUDA.
+  std::string device = "auto";   // auto | cpu | cuda
   bool check_subnet = false;     // all-gather a hash of each step's plan and compare
 };
 

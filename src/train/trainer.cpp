@@ -74,15 +74,17 @@ void Trainer::State::setup() {
 
   torch::manual_seed(cfg.run.seed);
   net = supernet::OFAMobileNetV3(cfg.space);
-  broadcast_state(comm, *net);
+  broadcast_state(comm, *net);  // on the CPU, before the move, over the process communicator
   net->set_active(supernet::max_subnet(cfg.space));
   net->train();
+  choose_device();
+  net->to(device);
 
   dist::ReducerOptions ro;
   ro.bucket_bytes = static_cast<int64_t>(cfg.train.bucket_mb * (1 << 20));
   ro.first_bucket_bytes = std::min<int64_t>(ro.bucket_bytes, 1 << 20);
   ro.overlap = cfg.train.overlap;
-  reducer = std::make_unique<dist::Reducer>(comm, net->parameters(), ro);
+  reducer = std::make_unique<dist::Reducer>(nccl ? *nccl : comm, net->parameters(), ro);
 
   data::TransformOptions tf{d.pad, d.hflip, d.mean, d.std};
   batches = std::make_unique<TrainBatches>(data.train, train_idx, comm.size(), comm.rank(), cfg.train.grad_accum,
@@ -92,8 +94,28 @@ void Trainer::State::setup() {
                                         cfg.train.log_every);
 }
 
+void Trainer::State::choose_device() {
+  const auto& d = cfg.dist;
+  const bool cuda = d.device == "cuda" || (d.device == "auto" && torch::cuda::is_available());
+  if (cuda) {
+    OFA_CHECK(torch::cuda::is_available(), "dist.device=cuda, but this LibTorch has no CUDA or sees no GPU");
+    OFA_CHECK(d.backend == "auto" || d.backend == "nccl", "dist.backend=", d.backend,
+              " reduces CPU tensors only; with the network on CUDA use nccl (or dist.device=cpu)");
+    OFA_CHECK(dist::has_nccl(), "training on CUDA needs the NCCL communicator: build with -DOFA_WITH_NCCL=ON, "
+              "or set dist.device=cpu");
+    // The same rule as the NCCL communicator's own binding: local rank mod visible GPUs.
+    const auto gpus = static_cast<int>(torch::cuda::device_count());
+    device = torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(comm.local_rank() % gpus));
+    nccl = std::make_unique<dist::Communicator>(dist::make_nccl(comm));
+  } else {
+    OFA_CHECK(d.backend != "nccl", "dist.backend=nccl needs the network on CUDA (dist.device)");
+  }
+  log::info("training on ", device.str(), ", gradients over ", nccl ? nccl->backend() : comm.backend());
+}
+
 void Trainer::State::make_teacher() {
   teacher = supernet::OFAMobileNetV3(cfg.space);
+  teacher->to(device);
   copy_state(*teacher, *net);
   for (auto& p : teacher->parameters()) p.set_requires_grad(false);
   const auto max = supernet::max_subnet(cfg.space);
@@ -115,7 +137,7 @@ void Trainer::State::average_bn_buffers() {
   torch::NoGradGuard no_grad;
   for (auto& b : net->buffers()) {
     if (!b.is_floating_point()) continue;
-    comm.all_reduce(b);
+    comm_for(b).all_reduce(b);
     b.div_(comm.size());
   }
 }

@@ -165,6 +165,7 @@ Trainer::State::Position Trainer::State::resume() {
     for (const auto& kv : net->named_buffers()) copy_into(kv.value(), loaded->per_rank, kModel + kv.key(), dir);
     if (st.at("teacher").get<bool>()) {
       teacher = supernet::OFAMobileNetV3(cfg.space);
+      teacher->to(device);
       for (const auto& kv : teacher->named_parameters()) {
         kv.value().set_requires_grad(false);
         copy_into(kv.value(), loaded->shared, kTeacher + kv.key(), dir);
@@ -209,7 +210,7 @@ void Trainer::State::restore_momentum(torch::optim::SGD& opt) {
     auto it = resumed->shared.find(kMomentum + kv.key());
     if (it == resumed->shared.end()) continue;
     auto st = std::make_unique<torch::optim::SGDParamState>();
-    st->momentum_buffer(it->second.clone());
+    st->momentum_buffer(it->second.to(kv.value().device(), /*non_blocking=*/false, /*copy=*/true));
     opt.state()[state_key(kv.value())] = std::move(st);
     ++n;
   }

@@ -30,7 +30,8 @@ void Trainer::State::start_energy() {
   where.rank = comm.rank();
   where.local_rank = comm.local_rank();
   where.read_node_sources = comm.local_rank() == 0;
-  where.use_gpu = comm.backend() == "nccl";
+  where.use_gpu = device.is_cuda();
+  where.gpu_index = device.is_cuda() ? device.index() : -1;
   monitor = std::make_unique<energy::Monitor>(o, where);
   if (comm.rank() == 0 && restored_energy.is_object()) {
     monitor->restore(energy::Ledger::from_json(restored_energy));

@@ -54,6 +54,10 @@ Trainer::State::StepResult Trainer::State::step(int p, const PhaseConfig& phase,
   bool finite = true;
   for (int m = 0; m < t.grad_accum; ++m) {
     auto batch = batches->get(epoch_key, step_in_epoch, m, plan.resolution);
+    if (device.is_cuda()) {
+      batch.images = batch.images.to(device, /*non_blocking=*/true);
+      batch.labels = batch.labels.to(device, /*non_blocking=*/true);
+    }
     train_images += batch.images.size(0) * comm.size();
     torch::Tensor teacher_logits;
     if (phase.distill && teacher) {
@@ -233,6 +237,7 @@ TrainResult Trainer::run() {
   if (t.final_eval) r.test_grid = s.validate(static_cast<int>(t.phases.size()) - 1, info, /*test_set=*/true);
   if (t.save_final && s.comm.rank() == 0) {
     const auto path = std::filesystem::path(s.cfg.run.dir) / "supernet.pt";
+    if (s.device.is_cuda()) s.net->to(torch::kCPU);  // a file any machine can load
     torch::save(s.net, path.string());
     log::info("saved ", path.string());
   }

@@ -25,6 +25,8 @@ struct Trainer::State {
   supernet::OFAMobileNetV3 net{nullptr};
   supernet::OFAMobileNetV3 teacher{nullptr};
   std::unique_ptr<dist::Reducer> reducer;
+  torch::Device device{torch::kCPU};          // where the network, teacher and batches live
+  std::unique_ptr<dist::Communicator> nccl;   // the gradient communicator on CUDA (else comm)
   std::unique_ptr<TrainBatches> batches;
   std::unique_ptr<Coordinator> coord;
   std::unique_ptr<Progress> progress;
@@ -56,6 +58,10 @@ struct Trainer::State {
   int64_t global_batch() const { return cfg.train.batch_per_rank * comm.size(); }
   int64_t phase_steps(int p) const;
   void setup();
+  /// Chooses the device (dist.device) and the gradient communicator (dist.backend).
+  void choose_device();
+  /// The communicator for a tensor: NCCL for CUDA tensors when there is one, else comm.
+  dist::Communicator& comm_for(const torch::Tensor& t) { return t.is_cuda() && nccl ? *nccl : comm; }
   /// Runs phase p from step s0; false when the run must stop (preempted or train.max_steps).
   bool run_phase(int p, int64_t s0);
   StepResult step(int p, const PhaseConfig& phase, int64_t s, int64_t epoch_key, torch::optim::SGD& opt, double lr);

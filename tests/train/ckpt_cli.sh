@@ -146,6 +146,29 @@ for key, e in m["per_rank"].items():
 print(f"h5py reads all {len(m['tensors'])} shared and {len(m['per_rank'])} per-rank tensors")
 PY
 fi
+# ofa export reads a checkpoint directory: the same subnet weights as from the final supernet.pt
+# (whose BN buffers were averaged over the ranks the way loading a 2-rank checkpoint on 1 does).
+space="$work/space.yaml"
+"$py" - "$cfg" "$space" <<'PY'
+import sys
+lines = open(sys.argv[1]).read().splitlines()
+start = lines.index("space:")
+end = next(i for i in range(start + 1, len(lines)) if lines[i] and not lines[i].startswith(" "))
+open(sys.argv[2], "w").write("\n".join(lines[start:end]) + "\n")
+PY
+"$ofa" export --space "$space" --checkpoint "$run/checkpoints/$last" --subnet max --out "$work/from_ckpt" >/dev/null ||
+  fail "export from a checkpoint directory"
+"$ofa" export --space "$space" --checkpoint "$run" --subnet max --out "$work/from_pt" >/dev/null || fail "export from supernet.pt"
+if "$py" -c "import torch" 2>/dev/null; then
+  "$py" - "$work/from_ckpt/weights.pt" "$work/from_pt/weights.pt" <<'PY' || fail "export from the checkpoint differs"
+import sys, torch
+a, b = torch.load(sys.argv[1]), torch.load(sys.argv[2])
+assert a.keys() == b.keys()
+worst = max((a[k].double() - b[k].double()).abs().max().item() for k in a if a[k].numel())
+assert worst <= 1e-6, worst
+print(f"export from checkpoint == export from supernet.pt (max difference {worst:.1e})")
+PY
+fi
 for f in energy.csv report/carbon.json report/carbon.html; do [[ -s "$run/$f" ]] || fail "no $f"; done
 "$py" - "$run/report/carbon.json" <<'PY' || fail "carbon report check"
 import json, sys
