@@ -281,7 +281,6 @@ std::string save(dist::Communicator& comm, const std::string& root, const SaveRe
     m["tensors"] = tensors;
     m["per_rank"] = per_rank;
     write_atomic((dir / kManifest).string(), m.dump(1) + "\n");
-    fsync_dir(dir.string());
   });
   try {
     agree(comm, committed);

@@ -120,40 +120,52 @@ int cmd_bench_ckpt(const Args& in, Context& ctx) {
     fs::create_directories(root);
   }
   comm.barrier();
-  auto timed = [&](auto&& f) {
-    std::vector<double> t;
-    for (int i = 0; i < n; ++i) {
-      comm.barrier();
-      const auto t0 = Clock::now();
-      f(i);
-      comm.barrier();
-      t.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
-    }
+  // Every round times each contender once, in turn, so all of them see the same state of the file
+  // system and page cache (they alternate, rather than one running all its rounds first).
+  auto time_once = [&](auto&& f, std::vector<double>& into) {
+    comm.barrier();
+    const auto t0 = Clock::now();
+    f();
+    comm.barrier();
+    into.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
+  };
+  auto median = [](std::vector<double> t) {
     std::sort(t.begin(), t.end());
     return t[t.size() / 2];
   };
   // Raw baseline: each rank writes (then reads) its 1/N of the bytes as one file, fsynced.
   const std::string raw_path = (fs::path(root) / ("raw_" + std::to_string(rank) + ".bin")).string();
   const std::string blob(static_cast<size_t>(total / world), '\x5a');
-  const double raw_w = timed([&](int) { ckpt::write_file_durable(raw_path, blob); });
-  const double raw_r = timed([&](int) { (void)ckpt::read_file(raw_path); });
-  // A load must give every rank every shared byte (the model is replicated): the fair baseline
-  // at N > 1 ranks is the raw read of 1/N plus a raw broadcast of each rank's part to all.
-  const double raw_rb = timed([&](int) {
-    std::string mine = ckpt::read_file(raw_path);
-    for (int r = 0; r < world; ++r) {
-      auto t = r == rank ? torch::from_blob(mine.data(), {static_cast<int64_t>(mine.size())}, torch::kUInt8)
-                         : torch::empty({static_cast<int64_t>(blob.size())}, torch::kUInt8);
-      if (world > 1) comm.broadcast(t, r);
-    }
-  });
   ckpt::KeepPolicy keep{1, false};
   std::string last;
-  const double ck_w = timed([&](int i) {
-    req.global_step = i;
-    last = ckpt::save(comm, root, req, keep);
-  });
-  const double ck_r = timed([&](int) { (void)ckpt::load(comm, last); });
+  std::vector<double> raw_ws, ck_ws, raw_rs, raw_rbs, ck_rs;
+  for (int i = 0; i < n; ++i) {
+    time_once([&] { ckpt::write_file_durable(raw_path, blob); }, raw_ws);
+    time_once(
+        [&] {
+          req.global_step = i;
+          last = ckpt::save(comm, root, req, keep);
+        },
+        ck_ws);
+  }
+  for (int i = 0; i < n; ++i) {
+    time_once([&] { (void)ckpt::read_file(raw_path); }, raw_rs);
+    // A load must give every rank every shared byte (the model is replicated): the fair baseline
+    // at N > 1 ranks is the raw read of 1/N plus a raw broadcast of each rank's part to all.
+    time_once(
+        [&] {
+          std::string mine = ckpt::read_file(raw_path);
+          for (int r = 0; r < world; ++r) {
+            auto t = r == rank ? torch::from_blob(mine.data(), {static_cast<int64_t>(mine.size())}, torch::kUInt8)
+                               : torch::empty({static_cast<int64_t>(blob.size())}, torch::kUInt8);
+            if (world > 1) comm.broadcast(t, r);
+          }
+        },
+        raw_rbs);
+    time_once([&] { (void)ckpt::load(comm, last); }, ck_rs);
+  }
+  const double raw_w = median(raw_ws), ck_w = median(ck_ws), raw_r = median(raw_rs), raw_rb = median(raw_rbs),
+               ck_r = median(ck_rs);
   if (rank == 0) {
     const double mb = total / 1048576.0;
     std::cout << std::fixed << std::setprecision(1) << "checkpoint of " << space_file << ": " << mb << " MiB on "
