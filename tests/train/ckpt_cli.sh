@@ -4,7 +4,8 @@
 #     dies, `ofa ckpt list` shows step 4 incomplete, the rerun resumes from step 2 and finishes.
 #  2. A flipped byte in a shard: `ofa ckpt verify` names the file (exit 3); an explicit --resume of
 #     it is refused (exit 3); --resume auto falls back to the previous checkpoint.
-#  3. SIGUSR2 to one rank mid-run: both ranks checkpoint at the same step (reason preempt, both
+#  3. A run stopped (train.max_steps) on 1 rank resumes on 2 at the same sample position.
+#  4. SIGUSR2 to one rank mid-run: both ranks checkpoint at the same step (reason preempt, both
 #     shards), the job exits 75; the rerun resumes there and its final parameters equal those of
 #     an uninterrupted run bit for bit (h5diff of the last checkpoint); the energy ledger and the
 #     carbon report cover both runs.
@@ -82,7 +83,16 @@ grep -q 'rank_00001.h5' "$work/explicit.log" || fail "the refusal does not name 
 grep -q 'unusable, trying the previous one' "$work/auto.log" || fail "auto resume did not warn about the bad shard"
 grep -q "resuming from .*step_000000022" "$work/auto.log" || fail "auto resume did not fall back to step 22"
 
-echo "== 3. SIGUSR2 to one rank"
+echo "== 3. 1 -> 2 ranks: a run stopped alone continues on two at the same sample position"
+run="$work/grow"
+"$ofa" train "$cfg" --run-dir "$run" --set train.max_steps=6 >"$work/grow1.log" 2>&1 ||
+  { cat "$work/grow1.log"; fail "the 1-rank run failed"; }
+"${mpi[@]}" "$ofa" train "$cfg" --run-dir "$run" >"$work/grow2.log" 2>&1 || { cat "$work/grow2.log"; fail "resume on 2 ranks"; }
+grep -q "global batch 8 -> 16; resuming phase 0 at sample 48 of 48 seen (step 3)" "$work/grow2.log" ||
+  { grep -i resum "$work/grow2.log"; fail "the 2-rank run did not continue at sample 48 of phase 0"; }
+has_record "$run/metrics.jsonl" resume global_step=6 world_size=2 || fail "no resume record for the 2-rank run"
+
+echo "== 4. SIGUSR2 to one rank"
 long=(--set 'train.phases[1].epochs=0.03' --set checkpoint.keep_last=20)
 ref="$work/ref"
 "${mpi[@]}" "$ofa" train "$cfg" --run-dir "$ref" "${long[@]}" >"$work/ref.log" 2>&1 ||
