@@ -4,6 +4,7 @@
 
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <sstream>
 
@@ -16,6 +17,22 @@ int env_int(const char* name, int fallback) {
   char* end = nullptr;
   long x = std::strtol(v, &end, 10);
   return (end && *end == '\0') ? static_cast<int>(x) : fallback;
+}
+// Tasks on this node from SLURM_STEP_TASKS_PER_NODE ("4(x2),3": per node in node order, with
+// repeat counts), which srun always sets; SLURM_NTASKS_PER_NODE only exists when it was asked for.
+int slurm_tasks_on_node(int node_id) {
+  const char* v = env("SLURM_STEP_TASKS_PER_NODE");
+  if (!v) v = env("SLURM_TASKS_PER_NODE");
+  if (!v) return env_int("SLURM_NTASKS_PER_NODE", 1);
+  std::istringstream in(v);
+  int node = 0;
+  for (std::string item; std::getline(in, item, ',');) {
+    int count = 0, repeat = 1;
+    if (std::sscanf(item.c_str(), "%d(x%d)", &count, &repeat) < 1) break;
+    if (node_id < node + repeat) return count;
+    node += repeat;
+  }
+  return env_int("SLURM_NTASKS_PER_NODE", 1);
 }
 }  // namespace
 
@@ -42,8 +59,8 @@ LaunchEnv read_launch_env() {
     e.rank = env_int("SLURM_PROCID", 0);
     e.size = env_int("SLURM_NTASKS", 1);
     e.local_rank = env_int("SLURM_LOCALID", 0);
-    e.local_size = env_int("SLURM_NTASKS_PER_NODE", 1);
     e.node_id = env_int("SLURM_NODEID", 0);
+    e.local_size = slurm_tasks_on_node(e.node_id);
   } else if (env("PMIX_RANK")) {
     e.launcher = "pmix";
     e.under_mpi_launcher = true;

@@ -3,6 +3,9 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <cstdlib>
+#include <string>
+
 #include "core/error.h"
 #include "dist/communicator.h"
 #include "dist/launch_env.h"
@@ -23,6 +26,35 @@ TEST(Comm, RankAndSizeMatchLauncher) {
   }
   EXPECT_GE(c.local_rank(), 0);
   EXPECT_LT(c.local_rank(), c.local_size());
+}
+
+// srun's environment, as a one-node test cluster gives it: read through the same function.
+TEST(Comm, LaunchEnvReadsSrunsTasksPerNode) {
+  const char* keep = std::getenv("OMPI_COMM_WORLD_SIZE");
+  const std::string saved = keep ? keep : "";
+  unsetenv("OMPI_COMM_WORLD_SIZE");
+  setenv("SLURM_JOB_ID", "77", 1);
+  setenv("SLURM_RESTART_COUNT", "2", 1);
+  setenv("SLURM_STEP_ID", "0", 1);
+  setenv("SLURM_PROCID", "5", 1);
+  setenv("SLURM_NTASKS", "7", 1);
+  setenv("SLURM_LOCALID", "1", 1);
+  setenv("SLURM_NODEID", "2", 1);
+  setenv("SLURM_STEP_TASKS_PER_NODE", "2(x2),3", 1);
+  auto e = ofa::dist::read_launch_env();
+  EXPECT_EQ(e.launcher, "srun");
+  EXPECT_EQ(e.job_id, "77");
+  EXPECT_EQ(e.restart_count, 2);
+  EXPECT_EQ(e.rank, 5);
+  EXPECT_EQ(e.size, 7);
+  EXPECT_EQ(e.local_rank, 1);
+  EXPECT_EQ(e.local_size, 3);  // node 2 is the one after "2(x2)"
+  setenv("SLURM_NODEID", "1", 1);
+  EXPECT_EQ(ofa::dist::read_launch_env().local_size, 2);
+  for (const char* k : {"SLURM_JOB_ID", "SLURM_RESTART_COUNT", "SLURM_STEP_ID", "SLURM_PROCID", "SLURM_NTASKS",
+                        "SLURM_LOCALID", "SLURM_NODEID", "SLURM_STEP_TASKS_PER_NODE"})
+    unsetenv(k);
+  if (keep) setenv("OMPI_COMM_WORLD_SIZE", saved.c_str(), 1);
 }
 
 TEST(Comm, AllReduceSumMaxMin) {
