@@ -110,7 +110,7 @@ Layout make_layout(const std::string& scratch, const NamedTensors& tensors,
     // 64-byte aligned data, so tensors viewed in the loaded file are aligned for SIMD.
     h5::check(H5Pset_alignment(fapl.get(), 1, 64), ErrorKind::kInternal, "alignment");
     auto file = h5::file(H5Fcreate(scratch.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get()), ErrorKind::kIo,
-                         scratch + ": cannot create (" + h5::last_error() + ")");
+                         scratch + ": cannot create");
     auto lcpl = h5::plist(H5Pcreate(H5P_LINK_CREATE), "link create list");
     h5::check(H5Pset_create_intermediate_group(lcpl.get(), 1), ErrorKind::kInternal, "intermediate groups");
     auto dcpl = h5::plist(H5Pcreate(H5P_DATASET_CREATE), "dataset create list");
