@@ -17,6 +17,9 @@ if [[ -n "${OFA_TORCH_LIB:-}" ]]; then export LD_LIBRARY_PATH="$OFA_TORCH_LIB:${
 export NCCL_DEBUG=${NCCL_DEBUG:-WARN}
 export NCCL_IB_DISABLE=${NCCL_IB_DISABLE:-0}
 export NCCL_SOCKET_IFNAME=${NCCL_SOCKET_IFNAME:-ib0}
+# CUDA numbers GPUs fastest-first by default, NVML by PCI bus: make them agree, so the energy
+# monitor reads the GPU this rank trains on.
+export CUDA_DEVICE_ORDER=PCI_BUS_ID
 # USR1 can be claimed by NCCL 2.12+; the job uses USR2 for preemption (train.sbatch).
 
 # Checkpoints and run dirs on the scratch file system, never in $HOME.
