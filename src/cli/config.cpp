@@ -248,6 +248,13 @@ RunConfig load_config(const std::string& file, const std::vector<std::string>& s
   if (cfg.run.dir.empty()) cfg.run.dir = "checkpoints/" + cfg.run.name;
   locate_shipped_file(cfg.energy.regions_file);
   locate_shipped_file(cfg.energy.cluster_profile);
+  if (cfg.energy.enabled) {
+    try {
+      cfg.carbon = energy::resolve_carbon(cfg.energy);
+    } catch (const Error& e) {
+      fail(ErrorKind::kUsage, tree.where("energy"), ": energy: ", e.what());
+    }
+  }
   cfg.config_hash = config_hash(cfg);
   return cfg;
 }

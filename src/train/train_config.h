@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "energy/carbon.h"
 #include "energy/options.h"
 #include "supernet/space.h"
 
@@ -95,6 +96,9 @@ struct RunConfig {
   DistOptions dist;
   CheckpointOptions checkpoint;
   energy::EnergyOptions energy;
+  /// The carbon factors, resolved from `energy` when the config is loaded (a bad region or profile
+  /// fails then, not at the end of a long run).
+  energy::CarbonSettings carbon;
   std::string source;       // the file it came from
   std::string config_hash;  // of what determines the training math (set by the loader)
 };

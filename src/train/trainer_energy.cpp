@@ -24,6 +24,9 @@ using json = nlohmann::json;
 void Trainer::State::start_energy() {
   const auto& o = cfg.energy;
   if (!o.enabled) return;
+  // Carbon factors are resolved up front (cli does it when loading the config; a RunConfig built
+  // in code gets them here), so a bad region or profile stops the run before it trains.
+  if (cfg.carbon.intensity.value <= 0) cfg.carbon = energy::resolve_carbon(o);
   const auto env = dist::read_launch_env();
   energy::Placement where;
   where.node = env.node;
@@ -89,7 +92,7 @@ void Trainer::State::finish_energy(bool complete) {
   in.run_name = cfg.run.name;
   in.ledger = merged;
   in.series = energy::read_energy_csv(energy::energy_csv_path(cfg.run.dir));
-  in.carbon = energy::resolve_carbon(cfg.energy);
+  in.carbon = cfg.carbon;
   in.amortize_k = cfg.energy.amortize_k;
   in.full_segment = cfg.energy.full_segment;
   in.scratch_samples = cfg.energy.scratch_samples;

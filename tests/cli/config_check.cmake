@@ -1,5 +1,5 @@
 # `ofa config check` through the real binary: the default config passes (exit 0); an unknown key
-# exits 2 naming the file, the line and the key path.
+# exits 2 naming the file, the line and the key path; an unknown carbon region exits 2 at load time.
 execute_process(COMMAND ${OFA} config check ${SRC}/configs/fmnist.yaml RESULT_VARIABLE rc OUTPUT_QUIET)
 if(NOT rc EQUAL 0)
   message(FATAL_ERROR "config check of configs/fmnist.yaml exited ${rc}")
@@ -15,3 +15,10 @@ if(pos EQUAL -1)
   message(FATAL_ERROR "message does not name file:line and key: ${err}")
 endif()
 message(STATUS "ok: ${err}")
+# A carbon region the table does not know fails when the config is loaded, not after training.
+execute_process(COMMAND ${OFA} config check ${SRC}/configs/fmnist.yaml --set energy.region=ATLANTIS
+                RESULT_VARIABLE rc ERROR_VARIABLE err OUTPUT_QUIET)
+string(FIND "${err}" "unknown carbon region 'ATLANTIS'" pos)
+if(NOT rc EQUAL 2 OR pos EQUAL -1)
+  message(FATAL_ERROR "unknown energy.region: expected exit 2 naming it, got ${rc}: ${err}")
+endif()
