@@ -8,6 +8,7 @@
 #include <fstream>
 #include <iostream>
 
+#include "cli/carbon_files.h"
 #include "cli/commands.h"
 #include "cli/config.h"
 #include "core/error.h"
@@ -139,7 +140,9 @@ int cmd_report(const Args& in, Context&) {
   OFA_CHECK_KIND(kIo, fs::exists(cfg_path), cfg_path.string(), ": not a run directory (no config.yaml)");
   // The run's own carbon settings, or others given with --set (e.g. another region or PUE).
   const RunConfig cfg = load_config(cfg_path.string(), sets);
-  const auto paths = energy::regenerate_report(dir.string(), cfg.energy);
+  // load_config resolved the carbon factors (with the --set overrides) unless energy is disabled.
+  const auto factors = cfg.carbon.intensity.value > 0 ? cfg.carbon : resolve_carbon(cfg.energy);
+  const auto paths = energy::regenerate_report(dir.string(), cfg.energy, factors);
   std::ifstream carbon(paths.json);
   std::cout << energy::summary_text(nlohmann::json::parse(carbon)) << "\nwrote " << paths.json << " and " << paths.html
             << "\n";

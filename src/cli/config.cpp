@@ -22,6 +22,7 @@ template <class V> void visit(V& v, RunConfig& c);
 #include <filesystem>
 
 #include "ckpt/crc32c.h"
+#include "cli/carbon_files.h"
 #include "cli/config_schema.h"
 #include "train/trainer.h"
 
@@ -250,7 +251,7 @@ RunConfig load_config(const std::string& file, const std::vector<std::string>& s
   locate_shipped_file(cfg.energy.cluster_profile);
   if (cfg.energy.enabled) {
     try {
-      cfg.carbon = energy::resolve_carbon(cfg.energy);
+      cfg.carbon = resolve_carbon(cfg.energy);
     } catch (const Error& e) {
       fail(ErrorKind::kUsage, tree.where("energy"), ": energy: ", e.what());
     }

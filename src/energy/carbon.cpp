@@ -1,9 +1,5 @@
-// Carbon factors: the regions table, cluster profiles, precedence and arithmetic (see carbon.h).
+// Carbon factors: precedence and arithmetic (see carbon.h); the files are parsed in cli/carbon_files.cpp.
 #include "energy/carbon.h"
-
-#include <yaml-cpp/yaml.h>
-
-#include <fstream>
 
 #include "core/error.h"
 
@@ -15,97 +11,19 @@ const Sourced kDefaultPue{1.58, "Uptime Institute, Global Data Center Survey 202
 
 namespace {
 
-std::string where(const std::string& path, const YAML::Node& n) {
-  if (!n.IsDefined()) return path;
-  const YAML::Mark m = n.Mark();
-  return m.is_null() ? path : path + ":" + std::to_string(m.line + 1);
-}
-
-YAML::Node load_yaml(const std::string& path, const char* what) {
-  std::ifstream probe(path);
-  OFA_CHECK(probe.good(), "cannot read ", what, " ", path);
-  try {
-    return YAML::LoadFile(path);
-  } catch (const YAML::Exception& e) {
-    fail(ErrorKind::kUsage, path, ":", e.mark.line + 1, ": ", what, " is not valid YAML: ", e.msg);
-  }
-}
-
-double number(const YAML::Node& n, const std::string& path, const std::string& key) {
-  try {
-    return n.as<double>();
-  } catch (const YAML::Exception&) {
-    fail(ErrorKind::kUsage, where(path, n), ": ", key, " must be a number");
-  }
-}
-
-std::string text(const YAML::Node& n, const std::string& path, const std::string& key) {
-  OFA_CHECK(n && n.IsScalar() && !n.as<std::string>().empty(), where(path, n), ": ", key,
-            " must be a non-empty string");
-  return n.as<std::string>();
-}
-
-// {value: x, source: "...", year: y} -> Sourced (the year is appended to the source).
-Sourced sourced(const YAML::Node& n, const std::string& path, const std::string& key) {
-  OFA_CHECK(n.IsMap(), where(path, n), ": ", key, " must be {value: ..., source: ...}");
-  OFA_CHECK(n["value"], where(path, n), ": ", key, " has no value");
-  OFA_CHECK(n["source"], where(path, n), ": ", key, " has no source: every number needs one");
-  Sourced s;
-  s.value = number(n["value"], path, key + ".value");
-  s.source = text(n["source"], path, key + ".source");
-  if (n["year"] && !n["year"].IsNull()) s.source += " (" + n["year"].as<std::string>() + ")";
-  OFA_CHECK(s.value > 0, where(path, n), ": ", key, " must be > 0");
-  return s;
-}
-
 std::string region_source(const RegionEntry& r) {
   return r.source + (r.year ? " (" + std::to_string(r.year) + ")" : " (year not recorded)");
 }
 
 }  // namespace
 
-CarbonTables load_carbon_tables(const std::string& path) {
-  const YAML::Node root = load_yaml(path, "carbon regions file");
-  CarbonTables t;
-  t.path = path;
-  const YAML::Node regions = root["regions"];
-  OFA_CHECK(regions && regions.IsMap(), path, ": no 'regions:' map");
-  for (const auto& kv : regions) {
-    RegionEntry r;
-    r.code = kv.first.as<std::string>();
-    const YAML::Node& n = kv.second;
-    const std::string key = "regions." + r.code;
-    OFA_CHECK(n.IsMap() && n["intensity"] && n["source"], where(path, n), ": ", key,
-              " needs intensity and source");
-    r.name = n["name"] ? n["name"].as<std::string>() : r.code;
-    r.intensity = number(n["intensity"], path, key + ".intensity");
-    OFA_CHECK(r.intensity > 0, where(path, n), ": ", key, ".intensity must be > 0");
-    r.source = text(n["source"], path, key + ".source");
-    if (n["year"] && !n["year"].IsNull()) r.year = int(number(n["year"], path, key + ".year"));
-    t.regions[r.code] = r;
-  }
-  const YAML::Node pue = root["pue"];
-  OFA_CHECK(pue && pue["presets"] && pue["presets"].IsMap(), path, ": no 'pue: presets:' map");
-  for (const auto& kv : pue["presets"]) {
-    const std::string name = kv.first.as<std::string>();
-    t.pue_presets[name] = sourced(kv.second, path, "pue.presets." + name);
-    t.pue_presets[name].basis = "preset " + name;
-  }
-  t.default_pue = pue["default"] ? pue["default"].as<std::string>() : "";
-  OFA_CHECK(t.pue_presets.count(t.default_pue), path, ": pue.default '", t.default_pue, "' is not a preset");
-  return t;
-}
-
-CarbonSettings resolve_carbon(const EnergyOptions& o) {
+CarbonSettings resolve_carbon_factors(const EnergyOptions& o, const CarbonTables* tables_in,
+                                      const ClusterProfile* profile) {
   CarbonSettings s;
   // The tables are needed for a region or preset; otherwise they only supply defaults.
-  CarbonTables tables;
-  bool have_tables = false;
-  std::ifstream probe(o.regions_file);
-  if (probe.good()) {
-    tables = load_carbon_tables(o.regions_file);
-    have_tables = true;
-  }
+  const bool have_tables = tables_in != nullptr;
+  const CarbonTables empty;
+  const CarbonTables& tables = have_tables ? *tables_in : empty;
   auto region = [&](const std::string& code, const std::string& basis) {
     OFA_CHECK(have_tables, "energy.region '", code, "' needs the regions file, which cannot be read: ",
               o.regions_file);
@@ -117,21 +35,18 @@ CarbonSettings resolve_carbon(const EnergyOptions& o) {
                    basis + " (" + o.regions_file + ")"};
   };
 
-  YAML::Node profile;
-  if (!o.cluster_profile.empty()) profile = load_yaml(o.cluster_profile, "cluster carbon profile");
-  const std::string pbasis = "cluster profile " + o.cluster_profile;
+  const std::string pbasis = "cluster profile " + (profile ? profile->path : o.cluster_profile);
 
   if (o.intensity > 0) {
     s.intensity = {o.intensity, o.intensity_source.empty() ? "energy.intensity in the run's configuration"
                                                            : o.intensity_source, "explicit"};
   } else if (!o.region.empty()) {
     s.intensity = region(o.region, "region " + o.region);
-  } else if (profile && profile["intensity"]) {
-    s.intensity = sourced(profile["intensity"], o.cluster_profile, "intensity");
+  } else if (profile && profile->intensity) {
+    s.intensity = *profile->intensity;
     s.intensity.basis = pbasis;
-  } else if (profile && profile["region"]) {
-    const std::string code = text(profile["region"], o.cluster_profile, "region");
-    s.intensity = region(code, pbasis + ", region " + code);
+  } else if (profile && !profile->region.empty()) {
+    s.intensity = region(profile->region, pbasis + ", region " + profile->region);
   } else if (have_tables && tables.regions.count("WORLD")) {
     s.intensity = region("WORLD", "default: no region configured");
     s.notes.push_back("grid intensity: no region, cluster profile or explicit value configured; the world average is "
@@ -148,8 +63,8 @@ CarbonSettings resolve_carbon(const EnergyOptions& o) {
     auto it = tables.pue_presets.find(o.pue_preset);
     OFA_CHECK(it != tables.pue_presets.end(), "unknown energy.pue_preset '", o.pue_preset, "'");
     s.pue = it->second;
-  } else if (profile && profile["pue"]) {
-    s.pue = sourced(profile["pue"], o.cluster_profile, "pue");
+  } else if (profile && profile->pue) {
+    s.pue = *profile->pue;
     s.pue.basis = pbasis;
   } else if (have_tables) {
     s.pue = tables.pue_presets.at(tables.default_pue);

@@ -9,6 +9,7 @@
 // every report prints: no silent guess.
 #pragma once
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -38,8 +39,13 @@ struct CarbonTables {
   std::string default_pue;  // a key of pue_presets
 };
 
-/// Parses a regions file. Throws kUsage naming the file and line when malformed or unreadable.
-CarbonTables load_carbon_tables(const std::string& path);
+/// A site's carbon profile (cluster/<site>/carbon.yaml): an intensity, or a region of the table,
+/// and a PUE, each optional. cli/carbon_files.h parses the files into these structs.
+struct ClusterProfile {
+  std::string path;
+  std::string region;
+  std::optional<Sourced> intensity, pue;
+};
 
 struct CarbonSettings {
   std::string region;  // the region code whose intensity is used; empty when none
@@ -51,9 +57,11 @@ struct CarbonSettings {
   static CarbonSettings from_json(const nlohmann::json& j);
 };
 
-/// Resolves intensity and PUE from the options (see the precedence above). Throws kUsage for an
-/// unknown region or preset, a cluster profile that cannot be read, or a number without a source.
-CarbonSettings resolve_carbon(const EnergyOptions& options);
+/// Resolves intensity and PUE from the options, the tables (null: the regions file could not be
+/// read) and the profile (null: none named), with the precedence above. Throws kUsage for an
+/// unknown region or preset, or a region or preset asked for without tables.
+CarbonSettings resolve_carbon_factors(const EnergyOptions& options, const CarbonTables* tables,
+                                      const ClusterProfile* profile);
 
 // Built-in defaults, used only when the regions file cannot be read (see docs/energy.md).
 extern const Sourced kWorldIntensity;  // 475 gCO2e/kWh, IEA 2019

@@ -240,7 +240,7 @@ ReportPaths write_report(const std::string& run_dir, const ReportInput& in) {
   return p;
 }
 
-ReportPaths regenerate_report(const std::string& run_dir, const EnergyOptions& options) {
+ReportPaths regenerate_report(const std::string& run_dir, const EnergyOptions& options, const CarbonSettings& carbon) {
   const std::string lp = ledger_path(run_dir);
   std::ifstream f(lp);
   OFA_CHECK(f.good(), "no energy ledger at ", lp, " (was the run trained with energy accounting on?)");
@@ -256,7 +256,7 @@ ReportPaths regenerate_report(const std::string& run_dir, const EnergyOptions& o
   in.ledger = Ledger::from_json(lj);
   const std::string csv = energy_csv_path(run_dir);
   if (std::filesystem::exists(csv)) in.series = read_energy_csv(csv);
-  in.carbon = resolve_carbon(options);
+  in.carbon = carbon;
   in.amortize_k = options.amortize_k;
   in.full_segment = options.full_segment;
   in.scratch_samples = options.scratch_samples;

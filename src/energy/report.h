@@ -44,8 +44,8 @@ ReportPaths write_report(const std::string& run_dir, const ReportInput& in);
 /// <run_dir>/report/ledger.json, where write_report keeps the merged ledger for regeneration.
 std::string ledger_path(const std::string& run_dir);
 std::string energy_csv_path(const std::string& run_dir);
-/// Reads <run_dir>/energy.csv and the ledger file, resolves carbon factors from `options` and
-/// rewrites the report. Throws kUsage/kData naming the missing or bad file.
-ReportPaths regenerate_report(const std::string& run_dir, const EnergyOptions& options);
+/// Reads <run_dir>/energy.csv and the ledger file and rewrites the report with `carbon` (resolved
+/// by the caller) and the report settings of `options`. Throws kUsage/kData naming the bad file.
+ReportPaths regenerate_report(const std::string& run_dir, const EnergyOptions& options, const CarbonSettings& carbon);
 
 }  // namespace ofa::energy

@@ -24,9 +24,9 @@ using json = nlohmann::json;
 void Trainer::State::start_energy() {
   const auto& o = cfg.energy;
   if (!o.enabled) return;
-  // Carbon factors are resolved up front (cli does it when loading the config; a RunConfig built
-  // in code gets them here), so a bad region or profile stops the run before it trains.
-  if (cfg.carbon.intensity.value <= 0) cfg.carbon = energy::resolve_carbon(o);
+  // cli resolves the carbon factors when it loads the config (files are read there); a RunConfig
+  // built in code without them gets the built-in defaults, each labelled as such.
+  if (cfg.carbon.intensity.value <= 0) cfg.carbon = energy::resolve_carbon_factors(o, nullptr, nullptr);
   const auto env = dist::read_launch_env();
   energy::Placement where;
   where.node = env.node;

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include "cli/carbon_files.h"
 #include "energy/carbon.h"
 #include "energy/sacct.h"
 #include "test_util.h"
@@ -11,6 +12,8 @@
 namespace ofa::energy {
 namespace {
 
+using cli::load_carbon_tables;
+using cli::resolve_carbon;
 using testing::expect_error;
 using testing::TempDir;
 using testing::write_file;

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <memory>
 
+#include "cli/carbon_files.h"
 #include "energy/svg.h"
 #include "report_fixture.h"
 #include "test_util.h"
@@ -215,7 +216,7 @@ TEST(Report, RegenerateFromTheRunDirectoryAlone) {
   o.regions_file = testing::source_dir() + "/configs/carbon/regions.yaml";
   o.region = "SWE";
   o.amortize_k = 5;
-  const ReportPaths p = regenerate_report(run_dir.str(), o);
+  const ReportPaths p = regenerate_report(run_dir.str(), o, cli::resolve_carbon(o));
   const json c = json::parse(testing::read_file(p.json));
   EXPECT_NEAR(c["total"]["joules"].get<double>(), run.total_joules, 1e-6);
   EXPECT_DOUBLE_EQ(c["carbon_factors"]["intensity_g_per_kwh"]["value"].get<double>(), 40.7);
@@ -233,7 +234,7 @@ TEST(Report, RegenerateFromTheRunDirectoryAlone) {
   EXPECT_NE(summary.find("km by car"), std::string::npos) << summary;
 
   TempDir empty;
-  testing::expect_error([&] { regenerate_report(empty.str(), o); }, ErrorKind::kUsage, {"no energy ledger"});
+  testing::expect_error([&] { regenerate_report(empty.str(), o, cli::resolve_carbon(o)); }, ErrorKind::kUsage, {"no energy ledger"});
 }
 
 }  // namespace
