@@ -20,8 +20,11 @@ for exe in munged slurmctld slurmd sinfo; do
 done
 [[ $(id -u) -eq 0 ]] || { echo "start.sh: must run as root (slurmd)" >&2; exit 1; }
 
-# A previous run that crashed may have left daemons behind: stop them first.
+# A previous run that crashed may have left daemons and job steps behind: stop them first. Every
+# start is a fresh cluster: the controller's saved state and slurmd's spool go too, or slurmctld
+# would recover the dead run's jobs as still running and the node would never become idle.
 "$here/stop.sh" "$dir" >/dev/null 2>&1 || true
+rm -rf "$dir/state" "$dir/spool" "$dir/tmp"
 
 chmod a+rx "$dir"
 setpriv --reuid=munge --regid=munge --clear-groups test -x "$dir" ||
@@ -38,8 +41,8 @@ if [[ -z "$port" ]]; then
   [[ -n "$port" ]] || { echo "start.sh: no free port pair in 16817-16918 (set OFA_SLURM_PORT)" >&2; exit 1; }
 fi
 cpus=${OFA_SLURM_CPUS:-$(nproc)}
-mem=$(( $(awk '/MemTotal/ {print $2}' /proc/meminfo) / 1024 * 8 / 10 ))
-mkdir -p "$dir"/{munge,socket,state,spool,log,run}
+mem=$(( $(awk '/MemTotal/ {print $2}' /proc/meminfo) * 8 / 10240 ))  # MiB, 80 % of the total
+mkdir -p "$dir"/{munge,socket,state,spool,log,run,tmp}
 chown munge:munge "$dir/munge" "$dir/socket"
 chmod 0700 "$dir/munge"   # the key
 chmod 0755 "$dir/socket"  # munged wants everyone able to reach its socket
@@ -64,11 +67,16 @@ SlurmctldHost=localhost
 SlurmctldPort=$port
 SlurmdPort=$((port + 1))
 SlurmUser=root
+MailProg=/bin/true
 AuthType=auth/munge
 AuthInfo=socket=$socket
 CredType=cred/munge
 StateSaveLocation=$dir/state
 SlurmdSpoolDir=$dir/spool
+# The job's temporary file system, where mpi/pmix makes spmix_appdir_<uid>_<job>.<step>: private,
+# because every fresh cluster numbers jobs from 1 again and a shared /tmp would collide with the
+# directories of another instance or of a killed one (step launch fails: "File exists").
+TmpFS=$dir/tmp
 SlurmctldPidFile=$dir/run/slurmctld.pid
 SlurmdPidFile=$dir/run/slurmd.pid
 SlurmctldLogFile=$dir/log/slurmctld.log

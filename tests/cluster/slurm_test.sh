@@ -7,6 +7,8 @@
 #     checkpoints at the same step (reason preempt), rank 0 requeues the job, the requeued job
 #     (Restarts=1) resumes from that checkpoint and completes; its final checkpoint equals job 1's
 #     bit for bit (h5diff), and its carbon report covers the phases run before the preemption.
+# Before these, start.sh is run again over a crashed instance (daemons SIGKILLed with a job step
+# running) and must come up as a fresh, idle cluster with the leftover step ended.
 # The daemons are stopped by PID on every exit path. Usage: slurm_test.sh OFA_BINARY SOURCE_DIR
 set -euo pipefail
 ofa=$1
@@ -31,6 +33,25 @@ fail() {
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 "$src/cluster/slurm-local/start.sh" "$work/slurm" >/dev/null
 export SLURM_CONF="$work/slurm/slurm.conf"
+echo "== 0. start.sh again after a crash (daemons killed with a step running): a fresh idle cluster"
+sbatch -Q -o "$work/crash.out" --wrap 'srun sleep 300'
+for _ in $(seq 100); do [[ "$(squeue -h -s -o %i)" == *.0* ]] && break; sleep 0.1; done
+[[ "$(squeue -h -s -o %i)" == *.0* ]] || fail "no job step running before the crash"
+holding() {  # PIDs of live processes with $1 open (the batch step, its script and srun)
+  local fd p
+  for fd in /proc/[0-9]*/fd/*; do
+    [[ "$(readlink "$fd" 2>/dev/null)" == "$1" ]] || continue
+    p=${fd#/proc/}; p=${p%%/*}
+    [[ "$(cut -d' ' -f3 "/proc/$p/stat" 2>/dev/null)" == [RSD] ]] && echo "$p"
+  done | sort -u
+}
+job_procs=$(holding "$work/crash.out")
+[[ -n "$job_procs" ]] || fail "found no process of the running job"
+kill -KILL "$(cat "$work/slurm/run/slurmctld.daemon")" "$(cat "$work/slurm/run/slurmd.daemon")"
+"$src/cluster/slurm-local/start.sh" "$work/slurm" >/dev/null || fail "start.sh after a crash"
+[[ -z "$(squeue -h -o %i)" ]] || fail "the restarted cluster recovered the crashed one's jobs"
+left=$(holding "$work/crash.out")
+[[ -z "$left" ]] || fail "processes of the crashed cluster's job still run: $left"
 sinfo
 
 long=(--set 'train.phases[1].epochs=0.03' --set checkpoint.keep_last=20)
