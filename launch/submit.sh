@@ -44,16 +44,18 @@ command -v sbatch >/dev/null || [[ $dry -eq 1 ]] || { echo "submit.sh: sbatch no
 
 export OFA_HOME=$home
 [[ -f "$home/cluster/$site/env.sh" ]] && export OFA_ENV="$home/cluster/$site/env.sh"
-# Slurm's output file goes beside the run, not into the submit directory.
+# Slurm's output file goes beside the run, not into the submit directory. Slurm reads % in the
+# name as a pattern (%j: job id), so a literal % of the path is written %%.
 if [[ -n "$run_dir" ]]; then
   mkdir -p "$run_dir"
   export OFA_RUN_DIR
   OFA_RUN_DIR=$(cd "$run_dir" && pwd)
-  sbatch_args+=("--output=$OFA_RUN_DIR/slurm-%j.out")
+  sbatch_args+=("--output=${OFA_RUN_DIR//%/%%}/slurm-%j.out")
 else
   scratch=${OFA_SCRATCH:-${SCRATCH:-$home/checkpoints}}
   mkdir -p "$scratch"
-  sbatch_args+=("--output=$scratch/%x-%j.out")
+  scratch=$(cd "$scratch" && pwd)
+  sbatch_args+=("--output=${scratch//%/%%}/%x-%j.out")
 fi
 sets=()
 [[ -f "$home/cluster/$site/carbon.yaml" ]] && sets+=(--set "energy.cluster_profile=$home/cluster/$site/carbon.yaml")
