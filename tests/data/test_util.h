@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "support/expect_error.h"
 #include "data/dataset.h"
 
 namespace ofa::data::testing {
@@ -44,18 +45,6 @@ inline const DatasetPair& fashion() {
   return pair;
 }
 
-/// Runs fn, expects ofa::Error of `kind` whose message contains every piece of `parts`.
-template <class Fn>
-void expect_error(Fn&& fn, ErrorKind kind, const std::vector<std::string>& parts) {
-  try {
-    fn();
-    ADD_FAILURE() << "expected an ofa::Error";
-  } catch (const Error& e) {
-    EXPECT_EQ(int(e.kind()), int(kind)) << e.what();
-    for (const std::string& p : parts)
-      EXPECT_NE(std::string(e.what()).find(p), std::string::npos)
-          << "'" << p << "' not in: " << e.what();
-  }
-}
+using ofa::testing::expect_error;
 
 }  // namespace ofa::data::testing

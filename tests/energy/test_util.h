@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "support/expect_error.h"
 
 namespace ofa::energy::testing {
 
@@ -74,18 +75,7 @@ inline void write_topology(const std::string& root, const std::vector<int>& pack
 /// True when running as root: permission bits do not stop root from reading a file.
 inline bool is_root() { return ::geteuid() == 0; }
 
-/// Runs fn, expects ofa::Error of `kind` whose message contains every piece of `parts`.
-template <class Fn>
-void expect_error(Fn&& fn, ErrorKind kind, const std::vector<std::string>& parts) {
-  try {
-    fn();
-    ADD_FAILURE() << "expected an ofa::Error";
-  } catch (const Error& e) {
-    EXPECT_EQ(int(e.kind()), int(kind)) << e.what();
-    for (const std::string& p : parts)
-      EXPECT_NE(std::string(e.what()).find(p), std::string::npos) << "'" << p << "' not in: " << e.what();
-  }
-}
+using ofa::testing::expect_error;
 
 /// The source tree (for configs/carbon/regions.yaml): OFA_SOURCE_DIR from ctest, else the cwd.
 inline std::string source_dir() {
