@@ -41,6 +41,9 @@ int cmd_bench_reducer(const Args& in, Context& ctx) {
   take_option(args, "--space", space_file);
   take_option(args, "--reps", reps);
   take_option(args, "--batch", batch);
+  std::string bucket_mb = "4", first_mb = "1";  // the trainer's defaults (train.bucket_mb, DDP's 1 MiB first)
+  take_option(args, "--bucket-mb", bucket_mb);
+  take_option(args, "--first-bucket-mb", first_mb);
   reject_leftover_options(args, "bench reducer");
   auto& comm = ctx.comm;
   const int n = comm.size();
@@ -56,7 +59,11 @@ int cmd_bench_reducer(const Args& in, Context& ctx) {
   const double factor = n > 1 ? 2.0 * (n - 1) / n : 1.0;
   auto flat = torch::randn({bytes / 4});
   const double raw = median_seconds(comm, std::stoi(reps), [&] { comm.all_reduce(flat); });
-  dist::Reducer reducer(comm, params, dist::ReducerOptions{});
+  dist::ReducerOptions ro;
+  ro.prescaled = true;  // as the trainer runs it: each loss scaled by 1/ranks, buckets only summed
+  ro.bucket_bytes = static_cast<int64_t>(std::stod(bucket_mb) * (1 << 20));
+  ro.first_bucket_bytes = static_cast<int64_t>(std::stod(first_mb) * (1 << 20));
+  dist::Reducer reducer(comm, params, ro);
   const double ours = median_seconds(comm, std::stoi(reps), [&] {
     reducer.arm(torch::Tensor());
     reducer.finish();
@@ -68,9 +75,9 @@ int cmd_bench_reducer(const Args& in, Context& ctx) {
   double comm_s = 0, wait_s = 0, step_s = 0;
   const int steps = std::max(3, std::stoi(reps) / 4);
   for (int i = 0; i < steps + 1; ++i) {
-    for (auto& p : params) p.mutable_grad().zero_();
+    reducer.zero_grad();
     const auto t0 = Clock::now();
-    auto loss = torch::nn::functional::cross_entropy(net->forward(x), y);
+    auto loss = torch::nn::functional::cross_entropy(net->forward(x), y) * reducer.loss_scale();
     reducer.arm(loss);
     loss.backward();
     reducer.finish();

@@ -3,14 +3,13 @@
 
 #include <torch/csrc/autograd/function.h>
 #include <torch/csrc/autograd/variable.h>
+#include <c10/util/strides.h>
 
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
 #include <thread>
 #include <unordered_set>
-
-#include <cstring>
 
 #include "core/error.h"
 
@@ -20,7 +19,7 @@ using Clock = std::chrono::steady_clock;
 
 struct Bucket {
   std::vector<int> params;  // indices into State::params
-  torch::Tensor flat;       // reusable staging buffer
+  torch::Tensor flat;       // the gradients of `params` live here, back to back
   int pending = 0;          // params not yet fired in this backward
   bool ready = false;
 };
@@ -30,6 +29,7 @@ struct Reducer::State {
   ReducerOptions opts;
   std::vector<torch::Tensor> params;
   std::vector<int> bucket_of;  // param index -> bucket
+  std::vector<torch::Tensor> alias;  // param index -> its gradient: a tensor on its bucket's storage
   std::vector<Bucket> buckets;
   std::vector<std::shared_ptr<torch::autograd::Node>> accumulators;  // keep hooks alive
   std::vector<uintptr_t> hook_keys;  // removed in ~Reducer: parameters may outlive us
@@ -55,6 +55,9 @@ struct Reducer::State {
       cv.notify_all();
     }
   }
+  /// Makes params[i].grad() the bucket-backed alias again: an undefined gradient becomes zeros,
+  /// one that autograd or a caller put elsewhere is copied in. Returns false if nothing changed.
+  bool bind(int i);
   void reduce_bucket(Bucket& b);
   void run();
 };
@@ -73,39 +76,23 @@ struct ReadyHook final : torch::autograd::FunctionPostHook {
 };
 }  // namespace
 
-// Copies between a gradient and its slice of the bucket. Contiguous CPU gradients go through
-// memcpy: a bucket holds hundreds of small tensors, and per-op dispatch would dominate.
-void copy_slice(torch::Tensor& flat, int64_t off, torch::Tensor& g, bool into_flat) {
-  if (flat.is_cpu() && g.is_cpu() && g.is_contiguous()) {
-    auto* f = static_cast<char*>(flat.data_ptr()) + off * flat.element_size();
-    const size_t n = static_cast<size_t>(g.numel() * g.element_size());
-    if (into_flat)
-      std::memcpy(f, g.data_ptr(), n);
-    else
-      std::memcpy(g.data_ptr(), f, n);
-  } else if (into_flat) {
-    flat.narrow(0, off, g.numel()).copy_(g.reshape({-1}));
-  } else {
-    g.copy_(flat.narrow(0, off, g.numel()).view_as(g));
-  }
+bool Reducer::State::bind(int i) {
+  torch::Tensor& g = params[i].mutable_grad();
+  if (g.defined() && g.data_ptr() == alias[i].data_ptr() && g.sizes() == alias[i].sizes()) return false;
+  torch::NoGradGuard no_grad;
+  if (g.defined())
+    alias[i].copy_(g);
+  else
+    alias[i].zero_();
+  g = alias[i];
+  return true;
 }
 
+// The gradients already are the bucket: reduce it in place, nothing to pack or unpack.
 void Reducer::State::reduce_bucket(Bucket& b) {
   torch::NoGradGuard no_grad;
-  int64_t off = 0;
-  for (int i : b.params) {
-    auto g = params[i].mutable_grad();
-    copy_slice(b.flat, off, g, /*into_flat=*/true);
-    off += g.numel();
-  }
   comm->all_reduce(b.flat, ReduceOp::kSum);
-  b.flat.div_(static_cast<double>(comm->size()));
-  off = 0;
-  for (int i : b.params) {
-    auto g = params[i].mutable_grad();
-    copy_slice(b.flat, off, g, /*into_flat=*/false);
-    off += g.numel();
-  }
+  if (!opts.prescaled) b.flat.div_(static_cast<double>(comm->size()));
 }
 
 void Reducer::State::run() {
@@ -160,13 +147,26 @@ Reducer::Reducer(Communicator& comm, std::vector<torch::Tensor> params, ReducerO
   }
   s_->stats.buckets = static_cast<int>(s_->buckets.size());
   s_->last = s_->stats;
+  // Gradient-as-bucket-view (DDP's gradient_as_bucket_view): each parameter's .grad is a plain
+  // tensor on its bucket's storage, so autograd accumulates straight into the bucket and the
+  // all-reduce runs on it in place. Not an autograd view, so optimizers may detach_() it.
+  s_->alias.resize(n);
   for (auto& b : s_->buckets) {
     int64_t numel = 0;
     for (int i : b.params) numel += s_->params[i].numel();
-    b.flat = torch::empty({numel}, s_->params[b.params[0]].options().requires_grad(false));
+    const auto& first = s_->params[b.params[0]];
+    b.flat = torch::zeros({numel}, first.options().requires_grad(false));
+    int64_t off = 0;
+    for (int i : b.params) {
+      const auto& p = s_->params[i];
+      s_->alias[i] = torch::empty({0}, b.flat.options()).set_(b.flat.storage(), off, p.sizes(),
+                                                               c10::contiguous_strides(p.sizes()));
+      off += p.numel();
+      s_->bind(i);  // keeps a gradient the parameter already has
+    }
     b.pending = static_cast<int>(b.params.size());
   }
-  if (comm.size() == 1) return;  // nothing to average: finish() only fills missing grads
+  if (comm.size() == 1) return;  // nothing to average
   if (opts.overlap) {
     for (int i = 0; i < n; ++i) {
       auto acc = torch::autograd::impl::grad_accumulator(s_->params[i]);
@@ -190,6 +190,8 @@ Reducer::~Reducer() {
 }
 
 void Reducer::arm(const torch::Tensor& loss) {
+  // Before the last backward: every gradient on its bucket (autograd adds in place from now on).
+  for (size_t i = 0; i < s_->params.size(); ++i) s_->bind(static_cast<int>(i));
   if (s_->comm->size() == 1) return;
   // Every autograd node the loss reaches; a parameter whose accumulator is not among them gets
   // no gradient from this backward.
@@ -207,8 +209,6 @@ void Reducer::arm(const torch::Tensor& loss) {
   s_->armed = true;
   for (size_t i = 0; i < s_->params.size(); ++i) {
     if (s_->accumulators.empty() || seen.count(s_->accumulators[i].get())) continue;
-    auto& p = s_->params[i];
-    if (!p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);  // before its bucket can go
     Bucket& b = s_->buckets[s_->bucket_of[i]];
     if (--b.pending == 0) b.ready = true;
   }
@@ -217,16 +217,21 @@ void Reducer::arm(const torch::Tensor& loss) {
 
 void Reducer::finish() {
   const auto t0 = Clock::now();
-  // Undefined gradients (parameter used by no subnet this step) become zeros. The comm thread
-  // only touches buckets marked ready, and a bucket with an unfired parameter is not ready yet.
-  for (auto& p : s_->params)
-    if (!p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);
-  if (s_->comm->size() == 1) return;
+  if (s_->comm->size() == 1) {
+    for (size_t i = 0; i < s_->params.size(); ++i) s_->bind(static_cast<int>(i));  // zeros for unused ones
+    return;
+  }
   std::unique_lock<std::mutex> lock(s_->mu);
   // Backward is over: whatever the comm thread has not started, this thread reduces itself, in the
   // same bucket order (a hand-off to a thread sharing the core would only add latency now).
   s_->draining = true;
   s_->cv.wait(lock, [&] { return !s_->busy; });
+  // Gradients are on their buckets since arm(), unless arm() was skipped (a caller's own
+  // backward): bind now, which only works for buckets not reduced yet.
+  // (A late one is reported after the remaining buckets, so every rank still makes every call.)
+  int late = -1;
+  for (size_t i = 0; i < s_->params.size(); ++i)
+    if (s_->bind(static_cast<int>(i)) && s_->bucket_of[i] < s_->next) late = static_cast<int>(i);
   while (s_->next < static_cast<int>(s_->buckets.size()) && !s_->error) {
     Bucket& b = s_->buckets[s_->next];
     lock.unlock();
@@ -258,7 +263,19 @@ void Reducer::finish() {
     s_->error = nullptr;
     std::rethrow_exception(e);
   }
+  OFA_ASSERT(late < 0, "Reducer: the gradient of parameter ", late,
+            " was replaced after its bucket was reduced (arm() must come before the last backward)");
 }
+
+void Reducer::zero_grad() {
+  torch::NoGradGuard no_grad;
+  for (auto& b : s_->buckets) b.flat.zero_();
+  for (size_t i = 0; i < s_->params.size(); ++i) s_->bind(static_cast<int>(i));
+}
+
+torch::Tensor Reducer::bucket(int b) const { return s_->buckets.at(b).flat; }
+
+double Reducer::loss_scale() const { return s_->opts.prescaled ? 1.0 / s_->comm->size() : 1.0; }
 
 int Reducer::num_buckets() const { return static_cast<int>(s_->buckets.size()); }
 std::vector<int> Reducer::bucket_params(int b) const { return s_->buckets.at(b).params; }

@@ -84,6 +84,7 @@ void Trainer::State::setup() {
   ro.bucket_bytes = static_cast<int64_t>(cfg.train.bucket_mb * (1 << 20));
   ro.first_bucket_bytes = std::min<int64_t>(ro.bucket_bytes, 1 << 20);
   ro.overlap = cfg.train.overlap;
+  ro.prescaled = true;  // step() scales each loss by reducer->loss_scale()
   reducer = std::make_unique<dist::Reducer>(nccl ? *nccl : comm, net->parameters(), ro);
 
   data::TransformOptions tf{d.pad, d.hflip, d.mean, d.std};

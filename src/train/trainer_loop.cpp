@@ -48,7 +48,7 @@ Trainer::State::StepResult Trainer::State::step(int p, const PhaseConfig& phase,
   const auto& t = cfg.train;
   const StepPlan plan = coord->plan(p, phase, s);
   const int64_t step_in_epoch = s % batches->steps_per_epoch();
-  opt.zero_grad();
+  reducer->zero_grad();  // the gradients live in the reducer's buckets
   LossOptions lo{t.label_smoothing, t.kd_weight, t.kd_temperature};
   double loss_sum = 0;
   bool finite = true;
@@ -74,6 +74,8 @@ Trainer::State::StepResult Trainer::State::step(int p, const PhaseConfig& phase,
       const double v = loss.item<double>();
       finite = finite && std::isfinite(v);
       loss_sum += v;
+      // Gradients arrive pre-divided by the ranks: the reducer only sums (ReducerOptions::prescaled).
+      if (comm.size() > 1) loss = loss * reducer->loss_scale();
       if (m + 1 == t.grad_accum && i + 1 == plan.subnets.size()) reducer->arm(loss);
       loss.backward();
     }
