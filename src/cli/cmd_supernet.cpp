@@ -195,24 +195,27 @@ int cmd_bench_supernet(const Args& in, Context& ctx) {
   std::string space_file, spec = "max", batch = "64", steps = "10", res, random = "0";
   OFA_CHECK(take_option(args, "--space", space_file),
             "usage: ofa bench supernet --space SPACE.yaml [--subnet JSON|max|min] [--random N] [--batch B] "
-            "[--steps S] [--resolution R]");
+            "[--steps S] [--resolution R] [--profile PREFIX]");
   take_option(args, "--subnet", spec);
   take_option(args, "--batch", batch);
   take_option(args, "--steps", steps);
   take_option(args, "--resolution", res);
   take_option(args, "--random", random);
+  std::string profile;  // Chrome traces of one step of each network (chrome://tracing, Perfetto)
+  take_option(args, "--profile", profile);
   reject_leftover_options(args, "bench supernet");
   auto space = load_space(space_file);
   if (!res.empty()) space.resolutions = {std::stoi(res)};
   supernet::BenchResult r;
   std::string what;
   if (std::stoi(random) > 0) {
-    r = supernet::bench_supernet_random(space, std::stoi(random), std::stoi(batch), std::stoi(steps));
+    r = supernet::bench_supernet_random(space, std::stoi(random), std::stoi(batch), std::stoi(steps), 1, true,
+                                          profile);
     what = random + " random subnets";
   } else {
     auto s = parse_subnet(spec, space);
     if (!res.empty()) s.r = std::stoi(res);
-    r = supernet::bench_supernet(space, s, std::stoi(batch), std::stoi(steps));
+    r = supernet::bench_supernet(space, s, std::stoi(batch), std::stoi(steps), 1, true, profile);
     what = spec;
   }
   if (ctx.comm.rank() == 0)

@@ -5,6 +5,8 @@
 #include <chrono>
 #include <vector>
 
+#include <torch/csrc/autograd/profiler_legacy.h>
+
 #include "supernet/ofa_mbv3.h"
 #include "supernet/static_net.h"
 
@@ -30,7 +32,7 @@ double median(std::vector<double> v) {
 }  // namespace
 
 BenchResult bench_supernet(const SpaceConfig& space, const SubnetConfig& subnet, int batch, int steps,
-                           uint64_t seed, bool channels_last) {
+                           uint64_t seed, bool channels_last, const std::string& profile) {
   torch::manual_seed(seed);
   OFAMobileNetV3 net(space);
   net->set_active(subnet);
@@ -54,6 +56,14 @@ BenchResult bench_supernet(const SpaceConfig& space, const SubnetConfig& subnet,
       ts.push_back(step_ms(net, x, y));
     }
   }
+  if (!profile.empty()) {
+    {
+      torch::autograd::profiler::RecordProfile trace(profile + ".supernet.json");
+      step_ms(net, x, y);
+    }
+    torch::autograd::profiler::RecordProfile trace(profile + ".static.json");
+    step_ms(stat, x, y);
+  }
   BenchResult r;
   r.supernet_ms = median(ts);
   r.static_ms = median(tt);
@@ -64,12 +74,12 @@ BenchResult bench_supernet(const SpaceConfig& space, const SubnetConfig& subnet,
 }
 
 BenchResult bench_supernet_random(const SpaceConfig& space, int n, int batch, int steps, uint64_t seed,
-                                  bool channels_last) {
+                                  bool channels_last, const std::string& profile) {
   CounterRng rng(seed, {0});
   BenchResult acc;
   for (int i = 0; i < n; ++i) {
     const auto r = bench_supernet(space, sample_subnet(space, full_choices(space), rng), batch, steps, seed,
-                                  channels_last);
+                                  channels_last, profile.empty() ? profile : profile + "_" + std::to_string(i));
     acc.supernet_ms += r.supernet_ms / n;
     acc.static_ms += r.static_ms / n;
     acc.ratio += r.ratio / n;

@@ -4,6 +4,7 @@
 // subnet, <= 1.05 averaged over random subnets).
 #pragma once
 #include <cstdint>
+#include <string>
 
 #include "supernet/space.h"
 #include "supernet/subnet_config.h"
@@ -20,12 +21,15 @@ struct BenchResult {
 
 /// Times `steps` training-mode steps (after 3 warm-up steps) at subnet.r x subnet.r.
 /// channels_last: both networks run channels-last (the default of OFAMobileNetV3) or NCHW.
+/// profile: when not empty, one more step of each network runs under LibTorch's profiler and its
+/// Chrome trace is written to `<profile>.supernet.json` and `<profile>.static.json`.
 BenchResult bench_supernet(const SpaceConfig& space, const SubnetConfig& subnet, int batch, int steps,
-                           uint64_t seed = 1, bool channels_last = true);
+                           uint64_t seed = 1, bool channels_last = true, const std::string& profile = "");
 
 /// Mean of bench_supernet over `n` random subnets drawn with CounterRng(seed, {0}); the medians
 /// and ratios are averaged (ratio = mean of the per-subnet ratios).
+/// profile: as above, with `_<i>` appended for the i-th subnet.
 BenchResult bench_supernet_random(const SpaceConfig& space, int n, int batch, int steps, uint64_t seed = 1,
-                                  bool channels_last = true);
+                                  bool channels_last = true, const std::string& profile = "");
 
 }  // namespace ofa::supernet

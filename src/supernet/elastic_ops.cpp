@@ -82,6 +82,11 @@ ElasticDepthwiseConvImpl::ElasticDepthwiseConvImpl(int64_t max_channels, std::ve
   for (size_t i = 0; i + 1 < ks_.size(); ++i) {
     const std::string name = std::to_string(ks_[i + 1]) + "to" + std::to_string(ks_[i]) + "_matrix";
     matrices_.push_back(register_parameter(name, torch::eye(ks_[i] * ks_[i])));
+    const int64_t big = ks_[i + 1], small = ks_[i], start = (big - small) / 2;
+    std::vector<int64_t> idx;
+    for (int64_t r = 0; r < small; ++r)
+      for (int64_t c = 0; c < small; ++c) idx.push_back((start + r) * big + start + c);
+    centre_.push_back(torch::tensor(idx, torch::kLong));
   }
 }
 
@@ -93,15 +98,18 @@ torch::Tensor ElasticDepthwiseConvImpl::matrix(int from) const {
 
 torch::Tensor ElasticDepthwiseConvImpl::active_filter(int64_t channels, int kernel) const {
   auto filt = head(weight, 0, channels);
-  // Walk down from the largest kernel: centre crop of the current kernel, flatten, times M^T.
-  for (int i = static_cast<int>(ks_.size()) - 1; i > 0 && ks_[i] > kernel; --i) {
-    const int64_t small = ks_[i - 1];
-    const int64_t start = (ks_[i] - small) / 2;
-    auto centre = filt.narrow(2, start, small).narrow(3, start, small).reshape({channels, small * small});
-    filt = torch::linear(centre, matrices_[i - 1]).view({channels, 1, small, small});
+  if (kernel == ks_.back()) return filt;
+  // Walk down from the largest kernel on flattened kernels: centre crop (index_select of the
+  // centre positions), times M^T.
+  auto flat = filt.view({channels, ks_.back() * ks_.back()});
+  int i = static_cast<int>(ks_.size()) - 1;
+  for (; i > 0 && ks_[i] > kernel; --i) {
+    const auto& idx = centre_[i - 1];
+    flat = torch::linear(flat.index_select(1, idx.device() == flat.device() ? idx : idx.to(flat.device())),
+                         matrices_[i - 1]);
   }
-  OFA_ASSERT(filt.size(2) == kernel, "kernel ", kernel, " not in the layer's kernel list");
-  return filt;
+  OFA_ASSERT(ks_[i] == kernel, "kernel ", kernel, " not in the layer's kernel list");
+  return flat.view({channels, 1, kernel, kernel});
 }
 
 torch::Tensor ElasticDepthwiseConvImpl::forward(const torch::Tensor& x, int kernel) {

@@ -65,6 +65,36 @@ TEST(ElasticOps, DepthwiseMatchesStaticConvWithTransform) {
   }
 }
 
+// The transform's gradients (to the big kernel's weights and to both matrices) equal those of the
+// plain narrow-narrow-reshape-matmul chain.
+TEST(ElasticOps, KernelTransformGradientsMatchPlainChain) {
+  torch::manual_seed(5);
+  ElasticDepthwiseConv dw(16, std::vector<int>{3, 5, 7}, 1);
+  {
+    torch::NoGradGuard g;
+    dw->matrix(7).add_(torch::randn({25, 25}) * 0.1);
+    dw->matrix(5).add_(torch::randn({9, 9}) * 0.1);
+  }
+  auto x = torch::randn({2, 12, 6, 6});
+  auto upstream = torch::randn({2, 12, 6, 6});
+  auto params = dw->parameters();
+  auto grads_of = [&](const torch::Tensor& out) {
+    for (auto& p : params) p.mutable_grad() = torch::Tensor();
+    (out * upstream).sum().backward();
+    std::vector<torch::Tensor> g;
+    for (auto& p : params) g.push_back(p.grad().defined() ? p.grad().clone() : torch::zeros_like(p));
+    return g;
+  };
+  auto got = grads_of(dw(x, 3));
+  auto w7 = dw->weight.narrow(0, 0, 12);
+  auto w5 = torch::matmul(w7.narrow(2, 1, 5).narrow(3, 1, 5).reshape({12, 25}), dw->matrix(7).t()).view({12, 1, 5, 5});
+  auto w3 = torch::matmul(w5.narrow(2, 1, 3).narrow(3, 1, 3).reshape({12, 9}), dw->matrix(5).t()).view({12, 1, 3, 3});
+  auto want = grads_of(torch::conv2d(x, w3, {}, 1, 1, 1, 12));
+  ASSERT_EQ(got.size(), want.size());
+  for (size_t i = 0; i < got.size(); ++i) expect_close(got[i], want[i], 1e-5);
+  EXPECT_GT(got[1].abs().sum().item<double>(), 0);  // the 7-to-5 matrix does learn
+}
+
 TEST(ElasticOps, BatchNormSlicesTrainAndEval) {
   torch::manual_seed(3);
   ElasticBatchNorm bn(16, 0.1, 1e-5);
