@@ -103,6 +103,7 @@ void visit(V& v, PhaseConfig& p) {
   v.field("depth_list", p.depth_list, Range{1, 16});
   v.field("resolutions", p.resolutions, Range{8, 4096});
   v.field("subnets_per_step", p.subnets_per_step, Range{1, 64});
+  v.field("sampling", p.sampling, OneOf{{"uniform", "sandwich"}});
   v.field("epochs", p.epochs, Range{1e-6, 1e4});
   v.field("warmup_epochs", p.warmup_epochs, Range{0, 1e4});
   v.field("base_lr", p.base_lr, Range{0, 100});

@@ -134,24 +134,22 @@ SubnetChoices full_choices(const SpaceConfig& space) {
   return {space.ks_list, space.expand_list, space.depth_list, space.resolutions};
 }
 
-namespace {
-SubnetConfig uniform(const SpaceConfig& space, bool largest) {
+SubnetConfig extreme_subnet(const SpaceConfig& space, const SubnetChoices& choices, bool largest) {
   auto ext = [largest](const std::vector<int>& v) {
-    OFA_CHECK(!v.empty(), "space: empty choice list");
+    OFA_CHECK(!v.empty(), "extreme_subnet: empty choice list");
     return largest ? *std::max_element(v.begin(), v.end()) : *std::min_element(v.begin(), v.end());
   };
   SubnetConfig c;
   const size_t nb = static_cast<size_t>(space.num_blocks());
-  c.ks.assign(nb, ext(space.ks_list));
-  c.e.assign(nb, ext(space.expand_list));
-  c.d.assign(space.stages.size(), ext(space.depth_list));
-  c.r = ext(space.resolutions);
+  c.ks.assign(nb, ext(choices.ks_list));
+  c.e.assign(nb, ext(choices.expand_list));
+  c.d.assign(space.stages.size(), ext(choices.depth_list));
+  c.r = ext(choices.resolutions);
   return c;
 }
-}  // namespace
 
-SubnetConfig max_subnet(const SpaceConfig& space) { return uniform(space, true); }
-SubnetConfig min_subnet(const SpaceConfig& space) { return uniform(space, false); }
+SubnetConfig max_subnet(const SpaceConfig& space) { return extreme_subnet(space, full_choices(space), true); }
+SubnetConfig min_subnet(const SpaceConfig& space) { return extreme_subnet(space, full_choices(space), false); }
 
 SubnetConfig sample_subnet(const SpaceConfig& space, const SubnetChoices& choices, CounterRng& rng) {
   SubnetConfig c;

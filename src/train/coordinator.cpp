@@ -45,8 +45,10 @@ StepPlan Coordinator::sample(int phase_index, const PhaseConfig& phase, int64_t 
   p.step = step;
   // One resolution per step, shared by all its subnets (one image size per batch).
   p.resolution = phase.resolutions[rng.uniform_int(phase.resolutions.size())];
+  const bool sandwich = phase.sampling == "sandwich";
   for (int i = 0; i < phase.subnets_per_step; ++i) {
-    auto s = supernet::sample_subnet(space_, choices, rng);
+    auto s = sandwich && i < 2 ? supernet::extreme_subnet(space_, choices, i == 0)
+                               : supernet::sample_subnet(space_, choices, rng);
     s.r = p.resolution;
     p.subnets.push_back(std::move(s));
   }

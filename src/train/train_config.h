@@ -34,6 +34,10 @@ struct PhaseConfig {
   std::string name = "full";
   std::vector<int> ks_list{7}, expand_list{6}, depth_list{4}, resolutions{28};
   int subnets_per_step = 1;
+  /// uniform: every subnet of a step drawn uniformly (the paper). sandwich (BigNAS's sandwich
+  /// rule): the step's first subnet is the phase's largest, the second its smallest, the rest
+  /// uniform; needs subnets_per_step >= 2.
+  std::string sampling = "uniform";
   double epochs = 1;          // may be fractional
   double warmup_epochs = 0;   // linear warmup from base_lr to base_lr x shards
   double base_lr = 0.05;      // per shard (per GPU in the paper); peak = base_lr x world x grad_accum

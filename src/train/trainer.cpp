@@ -57,6 +57,9 @@ void validate_train_config(const RunConfig& cfg) {
     inside(ph.expand_list, cfg.space.expand_list, at + ".expand_list");
     inside(ph.depth_list, cfg.space.depth_list, at + ".depth_list");
     inside(ph.resolutions, cfg.space.resolutions, at + ".resolutions");
+    OFA_CHECK(ph.sampling != "sandwich" || ph.subnets_per_step >= 2, at,
+              ".sampling: sandwich takes the largest and the smallest subnet each step and needs subnets_per_step >= 2 (it is ",
+              ph.subnets_per_step, ")");
     OFA_CHECK(!(ph.distill && i == 0), at, ".distill: the first phase trains the teacher and cannot distill");
     OFA_CHECK(!(ph.distill && t.phases[0].distill), at, ".distill needs phase 0 without distillation (the teacher)");
   }

@@ -57,6 +57,7 @@ inline ofa::train::RunConfig tiny_config(const std::string& dir) {
                     phase("depth2", {3, 5, 7}, {6}, {2, 3, 4}, 2, true),
                     phase("expand", {3, 5, 7}, {4, 6}, {2, 3, 4}, 4, true, "sort"),
                     phase("expand2", {3, 5, 7}, {3, 4, 6}, {2, 3, 4}, 4, true, "banded")};
+  c.train.phases[5].sampling = "sandwich";  // as the shipped config's multi-subnet phases
   c.dist.check_subnet = true;
   return c;
 }

@@ -8,6 +8,7 @@
 #include <fstream>
 
 #include "dist/communicator.h"
+#include "support/expect_error.h"
 #include "support/test_comm.h"
 #include "support/tiny_run.h"
 #include "train/coordinator.h"
@@ -98,6 +99,42 @@ TEST(Train, CoordinatorPlanIsTheSameOnEveryRank) {
     for (int r = 0; r < comm.size(); ++r) EXPECT_EQ(all[r].item<int64_t>(), mine.item<int64_t>());
   }
   EXPECT_NE(coord.sample(5, ph, 0).hash(), coord.sample(5, ph, 1).hash());
+}
+
+TEST(Train, SandwichStepsStartWithThePhasesLargestAndSmallestSubnet) {
+  auto& comm = test_comm();
+  auto space = tiny_space();
+  train::Coordinator coord(comm, space, 11, /*check=*/false);
+  auto ph = phase("depth2", {3, 5, 7}, {4, 6}, {2, 3, 4}, 4, true);
+  auto uniform_ph = ph;
+  ph.sampling = "sandwich";
+  const supernet::SubnetChoices choices{ph.ks_list, ph.expand_list, ph.depth_list, ph.resolutions};
+  const auto largest = supernet::extreme_subnet(space, choices, true);
+  const auto smallest = supernet::extreme_subnet(space, choices, false);
+  EXPECT_EQ(largest.e.front(), 6);  // the phase's lists, not the space's (which has expand 3)
+  EXPECT_EQ(smallest.e.front(), 4);
+  std::set<uint64_t> others;
+  for (int64_t s = 0; s < 10; ++s) {
+    auto plan = coord.plan(3, ph, s);
+    ASSERT_EQ(plan.subnets.size(), 4u);
+    EXPECT_EQ(plan.subnets[0].ks, largest.ks);
+    EXPECT_EQ(plan.subnets[0].e, largest.e);
+    EXPECT_EQ(plan.subnets[0].d, largest.d);
+    EXPECT_EQ(plan.subnets[1].ks, smallest.ks);
+    EXPECT_EQ(plan.subnets[1].e, smallest.e);
+    EXPECT_EQ(plan.subnets[1].d, smallest.d);
+    for (const auto& sn : plan.subnets) EXPECT_EQ(sn.r, plan.resolution);
+    for (size_t i = 2; i < plan.subnets.size(); ++i) others.insert(plan.subnets[i].stable_hash());
+    // The uniform phase draws 4 random subnets at the same step.
+    EXPECT_NE(coord.sample(3, uniform_ph, s).subnets[0].stable_hash(), plan.subnets[0].stable_hash());
+  }
+  EXPECT_GT(others.size(), 15u);  // the remaining subnets are still random
+  // A sandwich needs two subnets per step: the config check says so.
+  auto cfg = tiny_config(temp_dir("sandwich"));
+  cfg.train.phases[1].sampling = "sandwich";
+  cfg.train.phases[1].subnets_per_step = 1;
+  ofa::testing::expect_error([&] { train::validate_train_config(cfg); }, ErrorKind::kUsage,
+                             {"train.phases[1].sampling", "subnets_per_step >= 2"});
 }
 
 TEST(Train, LrScheduleWarmupThenCosine) {
