@@ -6,9 +6,8 @@
 #include <cstring>
 #include <ctime>
 #include <filesystem>
-#include <numeric>
 #include <functional>
-#include <set>
+#include <numeric>
 #include <thread>
 
 #include "ckpt/crc32c.h"
@@ -159,7 +158,32 @@ void remove_checkpoint(const fs::path& dir) {
   fs::remove_all(dir, ec);
 }
 
-std::vector<Entry> list_dir(const std::string& root);
+// The step_* directories under root, oldest first (list() without waiting for a prune).
+std::vector<Entry> list_dir(const std::string& root) {
+  std::vector<Entry> out;
+  std::error_code ec;
+  if (!fs::is_directory(root, ec)) return out;
+  for (const auto& d : fs::directory_iterator(root, ec)) {
+    const std::string name = d.path().filename().string();
+    if (!d.is_directory() || name.size() != 14 || name.rfind("step_", 0) != 0 ||
+        name.find_first_not_of("0123456789", 5) != std::string::npos)
+      continue;
+    Entry e;
+    e.dir = d.path().string();
+    e.step = std::stoll(name.substr(5));
+    for (const auto& f : fs::directory_iterator(d.path(), ec))
+      if (f.path().extension() == ".h5") e.bytes += static_cast<int64_t>(f.file_size(ec));
+    try {
+      e.manifest = read_manifest(e.dir);
+      e.committed = true;
+    } catch (const Error& err) {
+      e.problem = err.what();
+    }
+    out.push_back(std::move(e));
+  }
+  std::sort(out.begin(), out.end(), [](const Entry& a, const Entry& b) { return a.step < b.step; });
+  return out;
+}
 
 // The directories a prune removes: leftovers of crashed writes, and committed checkpoints that are
 // neither among the newest keep_last nor kept phase ends.
@@ -392,34 +416,6 @@ std::vector<Entry> list(const std::string& root) {
   pruner().wait();
   return list_dir(root);
 }
-
-namespace {
-std::vector<Entry> list_dir(const std::string& root) {
-  std::vector<Entry> out;
-  std::error_code ec;
-  if (!fs::is_directory(root, ec)) return out;
-  for (const auto& d : fs::directory_iterator(root, ec)) {
-    const std::string name = d.path().filename().string();
-    if (!d.is_directory() || name.size() != 14 || name.rfind("step_", 0) != 0 ||
-        name.find_first_not_of("0123456789", 5) != std::string::npos)
-      continue;
-    Entry e;
-    e.dir = d.path().string();
-    e.step = std::stoll(name.substr(5));
-    for (const auto& f : fs::directory_iterator(d.path(), ec))
-      if (f.path().extension() == ".h5") e.bytes += static_cast<int64_t>(f.file_size(ec));
-    try {
-      e.manifest = read_manifest(e.dir);
-      e.committed = true;
-    } catch (const Error& err) {
-      e.problem = err.what();
-    }
-    out.push_back(std::move(e));
-  }
-  std::sort(out.begin(), out.end(), [](const Entry& a, const Entry& b) { return a.step < b.step; });
-  return out;
-}
-}  // namespace
 
 std::string verify(const std::string& dir) {
   try {
