@@ -3,6 +3,7 @@
 find_package(Torch REQUIRED)
 find_package(yaml-cpp REQUIRED)
 find_package(nlohmann_json 3 REQUIRED)
+find_package(simdjson REQUIRED)   # checkpoint manifests: the tensor index is parsed with it
 find_package(ZLIB REQUIRED)
 find_package(Threads REQUIRED)
 

@@ -9,7 +9,7 @@ pkgs=(
   libtorch-dev
   libopenmpi-dev openmpi-bin
   libhdf5-openmpi-dev hdf5-tools
-  libyaml-cpp-dev nlohmann-json3-dev zlib1g-dev libjemalloc-dev libisal-dev
+  libyaml-cpp-dev nlohmann-json3-dev libsimdjson-dev zlib1g-dev libjemalloc-dev libisal-dev
   libgtest-dev libgmock-dev libxml2-dev
   dataset-fashion-mnist
 )

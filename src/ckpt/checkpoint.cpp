@@ -21,7 +21,6 @@ using json = nlohmann::json;
 
 namespace {
 
-constexpr const char* kFormat = "ofa-hpc-checkpoint";
 constexpr const char* kManifest = "manifest.json";
 constexpr const char* kRankState = "rank_state/";
 
@@ -94,62 +93,12 @@ std::string utc_now() {
   return buf;
 }
 
-template <class T>
-T need(const json& j, const std::string& key, const std::string& where) {
-  OFA_CHECK_KIND(kData, j.is_object() && j.contains(key), where, ": key '", key, "' is missing");
-  try {
-    return j.at(key).get<T>();
-  } catch (const json::exception&) {
-    fail(ErrorKind::kData, where, ": key '", key, "' has the wrong type (", j.at(key).dump(), ")");
-  }
-}
-
-void check_manifest(const json& m, const std::string& where) {
-  OFA_CHECK_KIND(kData, need<std::string>(m, "format", where) == kFormat, where, ": not an ofa-hpc checkpoint manifest");
-  const int version = need<int>(m, "version", where);
-  OFA_CHECK_KIND(kData, version == kFormatVersion, where, ": format version ", version, " (this build reads version ",
-                 kFormatVersion, "; version 1 was written by an earlier development build)");
-  need<int64_t>(m, "global_step", where);
-  const int world = need<int>(m, "world_size", where);
-  OFA_CHECK_KIND(kData, world > 0, where, ": world_size must be positive");
-  const auto& shards = m.at("shards");
-  OFA_CHECK_KIND(kData, shards.is_array() && static_cast<int>(shards.size()) == world, where,
-                 ": 'shards' must list world_size (", world, ") files");
-  for (size_t i = 0; i < shards.size(); ++i) {
-    const std::string w = where + ": shards[" + std::to_string(i) + "]";
-    need<std::string>(shards[i], "file", w);
-    need<int64_t>(shards[i], "bytes", w);
-    need<std::string>(shards[i], "crc32c", w);
-  }
-  for (const char* section : {"tensors", "per_rank"}) {
-    OFA_CHECK_KIND(kData, m.contains(section) && m.at(section).is_object(), where, ": '", section, "' is missing");
-    for (const auto& [key, e] : m.at(section).items()) {
-      const std::string w = where + ": " + section + "." + key;
-      dtype_from_name(need<std::string>(e, "dtype", w), w);
-      need<std::vector<int64_t>>(e, "shape", w);
-      if (std::string(section) == "tensors") {
-        const int s = need<int>(e, "shard", w);
-        OFA_CHECK_KIND(kData, s >= 0 && s < world, w, ": shard ", s, " out of range");
-        need<int64_t>(e, "offset", w);
-      } else {
-        OFA_CHECK_KIND(kData, need<std::vector<int64_t>>(e, "offsets", w).size() == static_cast<size_t>(world), w,
-                       ": 'offsets' must have world_size (", world, ") entries");
-      }
-    }
-  }
-}
-
 // Reads shard `i` of manifest `m` in `dir` whole, checking its size and CRC32C.
-ShardBytes read_shard(const std::string& dir, const json& m, size_t i) {
-  const auto& s = m.at("shards").at(i);
-  const std::string path = (fs::path(dir) / s.at("file").get<std::string>()).string();
+ShardBytes read_shard(const std::string& dir, const Manifest& m, size_t i) {
+  const auto& s = m.shards.at(i);
+  const std::string path = (fs::path(dir) / s.file).string();
   OFA_CHECK_KIND(kIo, fs::exists(path), path, ": shard file is missing");
-  return read_shard_bytes(path, s.at("bytes").get<int64_t>(), s.at("crc32c").get<std::string>());
-}
-
-torch::Tensor entry_at(const ShardBytes& b, int64_t offset, const json& e, const std::string& where) {
-  return tensor_at(b, offset, dtype_from_name(e.at("dtype").get<std::string>(), where),
-                   e.at("shape").get<std::vector<int64_t>>(), where);
+  return read_shard_bytes(path, s.bytes, s.crc32c);
 }
 
 void remove_checkpoint(const fs::path& dir) {
@@ -174,7 +123,7 @@ std::vector<Entry> list_dir(const std::string& root) {
     for (const auto& f : fs::directory_iterator(d.path(), ec))
       if (f.path().extension() == ".h5") e.bytes += static_cast<int64_t>(f.file_size(ec));
     try {
-      e.manifest = read_manifest(e.dir);
+      e.manifest = read_manifest(e.dir).meta;
       e.committed = true;
     } catch (const Error& err) {
       e.problem = err.what();
@@ -240,18 +189,12 @@ std::string step_dir_name(int64_t step) {
   return buf;
 }
 
-json read_manifest(const std::string& dir, std::string* text) {
+Manifest read_manifest(const std::string& dir, std::string* text) {
   const std::string path = (fs::path(dir) / kManifest).string();
   OFA_CHECK_KIND(kIo, fs::exists(path), path, ": no manifest (an incomplete checkpoint)");
-  json m;
-  try {
-    std::string bytes = read_file(path);
-    m = json::parse(bytes);
-    if (text != nullptr) *text = std::move(bytes);
-  } catch (const json::parse_error& e) {
-    fail(ErrorKind::kData, path, ": not valid JSON (", e.what(), ")");
-  }
-  check_manifest(m, path);
+  std::string bytes = read_file(path);
+  Manifest m = parse_manifest(bytes, path);
+  if (text != nullptr) *text = std::move(bytes);
   return m;
 }
 
@@ -308,7 +251,7 @@ std::string save(dist::Communicator& comm, const std::string& root, const SaveRe
     if (rank != 0) return;
     fsync_dir(dir.string());
     json m = req.extra.is_object() ? req.extra : json::object();
-    m["format"] = kFormat;
+    m["format"] = kManifestFormat;
     m["version"] = kFormatVersion;
     m["global_step"] = req.global_step;
     m["world_size"] = world;
@@ -359,18 +302,17 @@ Loaded load(dist::Communicator& comm, const std::string& dir) {
   const int rank = comm.rank(), world = comm.size();
   Loaded out;
   out.dir = dir;
-  // Rank 0 reads and checks the manifest; the others get its text (a manifest of a large model is
-  // a few hundred KiB of JSON: parsed once per rank, never re-serialised).
+  // Rank 0 reads and checks the manifest; the others get its text and parse it themselves.
   std::string text;
+  Manifest m;
   agree(comm, attempt([&] {
-    if (rank == 0) out.manifest = read_manifest(dir, &text);
+    if (rank == 0) m = read_manifest(dir, &text);
   }));
   if (world > 1) {
     comm.broadcast_string(text, 0);
-    if (rank != 0) out.manifest = json::parse(text);
+    if (rank != 0) m = parse_manifest(text, (fs::path(dir) / kManifest).string());
   }
-  const json& m = out.manifest;
-  const int old_world = m.at("world_size").get<int>();
+  const int old_world = m.world_size;
   out.same_world = old_world == world;
 
   // Shard file f is read (and its CRC checked) by rank f % world, then its bytes are broadcast
@@ -382,33 +324,30 @@ Loaded load(dist::Communicator& comm, const std::string& dir) {
   }));
   if (world > 1) {
     for (int f = 0; f < old_world; ++f) {
-      const auto& s = m.at("shards").at(f);
-      if (f % world != rank)
-        files[f] = alloc_shard_bytes(s.at("bytes").get<int64_t>(), (fs::path(dir) / s.at("file").get<std::string>()).string());
+      if (f % world != rank) files[f] = alloc_shard_bytes(m.shards[f].bytes, (fs::path(dir) / m.shards[f].file).string());
       auto t = torch::from_blob(files[f].data.get(), {files[f].size}, torch::kUInt8);
       comm.broadcast(t, f % world);
     }
   }
   agree(comm, attempt([&] {
-    for (const auto& [key, e] : m.at("tensors").items())
-      out.shared[key] = entry_at(files[e.at("shard").get<size_t>()], e.at("offset").get<int64_t>(), e, dir + ": " + key);
-    for (const auto& [key, e] : m.at("per_rank").items()) {
-      const auto offsets = e.at("offsets").get<std::vector<int64_t>>();
+    for (const auto& e : m.tensors)
+      out.shared.emplace_hint(out.shared.end(), e.key, tensor_at(files[e.shard], e.offsets[0], e.dtype, e.shape, e.key));
+    for (const auto& e : m.per_rank) {
       if (out.same_world) {
-        out.per_rank[key] = entry_at(files[rank], offsets[rank], e, dir + ": " + key);
+        out.per_rank.emplace_hint(out.per_rank.end(), e.key, tensor_at(files[rank], e.offsets[rank], e.dtype, e.shape, e.key));
         continue;
       }
       // Another world size: the mean of the old ranks' statistics (floored for counters).
       torch::Tensor sum;
       for (int f = 0; f < old_world; ++f) {
-        auto d = entry_at(files[f], offsets[f], e, dir + ": " + key).to(torch::kFloat64);
+        auto d = tensor_at(files[f], e.offsets[f], e.dtype, e.shape, e.key).to(torch::kFloat64);
         sum = f == 0 ? d.clone() : sum.add_(d);
       }
-      const auto dtype = dtype_from_name(e.at("dtype"), key);
       auto mean = sum / old_world;
-      out.per_rank[key] = torch::isFloatingType(dtype) ? mean.to(dtype) : mean.floor().to(dtype);
+      out.per_rank[e.key] = torch::isFloatingType(e.dtype) ? mean.to(e.dtype) : mean.floor().to(e.dtype);
     }
   }));
+  out.manifest = std::move(m.meta);
   return out;
 }
 
@@ -419,26 +358,25 @@ std::vector<Entry> list(const std::string& root) {
 
 std::string verify(const std::string& dir) {
   try {
-    const json m = read_manifest(dir);
-    const size_t n = m.at("shards").size();
-    for (size_t i = 0; i < n; ++i) {
+    const Manifest m = read_manifest(dir);
+    for (size_t i = 0; i < m.shards.size(); ++i) {
       const auto bytes = read_shard(dir, m, i);
       // HDF5 must agree with the manifest: each dataset where the manifest says, with the same bytes.
       ShardReader r(bytes);
-      auto check = [&](const std::string& key, const json& e, int64_t offset) {
-        const std::string where = bytes.label + ": " + key;
-        const auto direct = entry_at(bytes, offset, e, where);
-        const auto via_hdf5 = r.read(e.at("path").get<std::string>().substr(1), direct.scalar_type(),
-                                     direct.sizes().vec());
-        OFA_CHECK_KIND(kData, direct.numel() == 0 || r.offset(e.at("path").get<std::string>().substr(1)) == offset,
-                       where, ": HDF5 places the dataset elsewhere than the manifest's offset ", offset);
+      auto check = [&](const TensorInfo& e, int64_t offset) {
+        const std::string where = bytes.label + ": " + e.key;
+        const auto direct = tensor_at(bytes, offset, e.dtype, e.shape, e.key);
+        const std::string dataset = e.path.substr(1);
+        const auto via_hdf5 = r.read(dataset, direct.scalar_type(), direct.sizes().vec());
+        OFA_CHECK_KIND(kData, direct.numel() == 0 || r.offset(dataset) == offset, where,
+                       ": HDF5 places the dataset elsewhere than the manifest's offset ", offset);
         OFA_CHECK_KIND(kData,
                        std::memcmp(direct.data_ptr(), via_hdf5.data_ptr(), direct.numel() * direct.element_size()) == 0,
                        where, ": HDF5 reads other bytes than the manifest's offset holds");
       };
-      for (const auto& [key, e] : m.at("tensors").items())
-        if (e.at("shard").get<size_t>() == i) check(key, e, e.at("offset").get<int64_t>());
-      for (const auto& [key, e] : m.at("per_rank").items()) check(key, e, e.at("offsets").at(i).get<int64_t>());
+      for (const auto& e : m.tensors)
+        if (static_cast<size_t>(e.shard) == i) check(e, e.offsets[0]);
+      for (const auto& e : m.per_rank) check(e, e.offsets[i]);
     }
   } catch (const Error& e) {
     return e.what();

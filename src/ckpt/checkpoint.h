@@ -20,12 +20,11 @@
 #include <string>
 #include <vector>
 
+#include "ckpt/manifest.h"
 #include "ckpt/shard.h"
 #include "dist/communicator.h"
 
 namespace ofa::ckpt {
-
-inline constexpr int kFormatVersion = 2;
 
 struct SaveRequest {
   int64_t global_step = 0;
@@ -49,7 +48,7 @@ std::string save(dist::Communicator& comm, const std::string& root, const SaveRe
 
 struct Loaded {
   std::string dir;
-  nlohmann::json manifest;
+  nlohmann::json manifest;  // Manifest::meta: all but the tensor index, which the maps below hold
   std::map<std::string, torch::Tensor> shared;
   std::map<std::string, torch::Tensor> per_rank;  // own (same world) or averaged over old ranks
   bool same_world = true;
@@ -65,7 +64,7 @@ struct Entry {
   bool committed = false;  // manifest.json present and parseable
   std::string problem;     // why not committed / not valid
   int64_t bytes = 0;       // shard bytes on disk
-  nlohmann::json manifest;
+  nlohmann::json manifest;  // Manifest::meta (no tensor index)
 };
 
 /// The step_* directories under root, oldest first (no reads beyond the manifests).
@@ -77,7 +76,7 @@ std::string verify(const std::string& dir);
 
 /// The manifest of `dir` (kData naming the file and key on a bad one, kIo when absent); `text`,
 /// when given, receives the file's bytes.
-nlohmann::json read_manifest(const std::string& dir, std::string* text = nullptr);
+Manifest read_manifest(const std::string& dir, std::string* text = nullptr);
 
 /// "step_000001234".
 std::string step_dir_name(int64_t step);

@@ -78,6 +78,8 @@ struct ReadyHook final : torch::autograd::FunctionPostHook {
 
 bool Reducer::State::bind(int i) {
   torch::Tensor& g = params[i].mutable_grad();
+  // The common case, checked first by one pointer compare: the gradient still is our alias.
+  if (g.unsafeGetTensorImpl() == alias[i].unsafeGetTensorImpl()) return false;
   if (g.defined() && g.data_ptr() == alias[i].data_ptr() && g.sizes() == alias[i].sizes()) return false;
   torch::NoGradGuard no_grad;
   if (g.defined())
@@ -212,7 +214,9 @@ void Reducer::arm(const torch::Tensor& loss) {
     Bucket& b = s_->buckets[s_->bucket_of[i]];
     if (--b.pending == 0) b.ready = true;
   }
-  s_->cv.notify_all();
+  // No wake-up here: the comm thread starts at the first hook of the backward that follows, which
+  // it then overlaps. Without a backward (all buckets ready now), finish() reduces them inline and
+  // no thread hand-off is paid.
 }
 
 void Reducer::finish() {

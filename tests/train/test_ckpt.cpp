@@ -12,12 +12,14 @@
 #include "ckpt/checkpoint.h"
 #include "ckpt/crc32c.h"
 #include "core/error.h"
+#include "support/expect_error.h"
 #include "support/test_comm.h"
 #include "support/tiny_run.h"
 #include "train/trainer.h"
 
 namespace fs = std::filesystem;
 using namespace ofa;
+using ofa::testing::expect_error;
 
 namespace {
 
@@ -77,18 +79,23 @@ TEST(Ckpt, SaveSplitsByBytesAndLoadRoundTrips) {
   auto req = sample_request(comm, 12);
   const auto dir = ckpt::save(comm, root, req, {});
   EXPECT_EQ(fs::path(dir).filename(), "step_000000012");
-  const auto m = ckpt::read_manifest(dir);
+  const auto full = ckpt::read_manifest(dir);
+  const auto& m = full.meta;
   EXPECT_EQ(m["world_size"], comm.size());
   EXPECT_EQ(m["global_step"], 12);
   EXPECT_EQ(m["config_hash"], "abc");
   EXPECT_EQ(m["state"]["step"], 7);
   ASSERT_EQ(m["shards"].size(), static_cast<size_t>(comm.size()));
+  EXPECT_FALSE(m.contains("tensors"));  // the index is in the structs
+  std::map<std::string, int> shard_of;
+  for (const auto& e : full.tensors) shard_of[e.key] = e.shard;
+  EXPECT_EQ(shard_of.size(), req.shared.size());
   if (comm.size() == 2) {
     // The 73 KiB conv weight alone on one rank, everything else on the other.
     std::set<int> owners;
-    for (const auto& [k, e] : m["tensors"].items()) owners.insert(e["shard"].get<int>());
+    for (const auto& [k, s] : shard_of) owners.insert(s);
     EXPECT_EQ(owners.size(), 2u);
-    EXPECT_NE(m["tensors"]["model/b.0.weight"]["shard"], m["tensors"]["model/a.weight"]["shard"]);
+    EXPECT_NE(shard_of["model/b.0.weight"], shard_of["model/a.weight"]);
   }
   EXPECT_EQ(ckpt::verify(dir), "");
   auto loaded = ckpt::load(comm, dir);
@@ -101,6 +108,49 @@ TEST(Ckpt, SaveSplitsByBytesAndLoadRoundTrips) {
   EXPECT_TRUE(torch::equal(loaded.per_rank["model/bn.running_mean"], req.per_rank[0].second));  // its own
   comm.barrier();
   if (comm.rank() == 0) fs::remove_all(root);
+}
+
+TEST(Ckpt, ABadManifestIsRefusedNamingTheFileAndKey) {
+  auto& comm = test_comm();
+  const auto root = shared_dir(comm, "ckpt_manifest");
+  const auto dir = ckpt::save(comm, root, sample_request(comm, 3), {});
+  const auto good = nlohmann::json::parse(ckpt::read_file(dir + "/manifest.json"));
+  const std::string where = "step_000000003/manifest.json";
+  auto refused = [&](const std::function<void(nlohmann::json&)>& edit, const std::vector<std::string>& parts) {
+    auto m = good;
+    edit(m);
+    auto all = parts;
+    all.insert(all.begin(), where);
+    expect_error([&] { ckpt::parse_manifest(m.dump(), where); }, ErrorKind::kData, all);
+  };
+  // The good one parses to what was saved.
+  const auto ok = ckpt::parse_manifest(good.dump(), where);
+  EXPECT_EQ(ok.world_size, comm.size());
+  EXPECT_EQ(ok.global_step, 3);
+  ASSERT_EQ(ok.tensors.size(), 5u);
+  EXPECT_EQ(ok.tensors[0].key, "model/a.bias");  // sorted by key
+  EXPECT_EQ(ok.tensors[0].dtype, torch::kFloat64);
+  EXPECT_EQ(ok.tensors[0].path, "/model/a/bias");
+  EXPECT_EQ(ok.tensors[2].shape, (std::vector<int64_t>{128, 16, 3, 3}));
+  ASSERT_EQ(ok.per_rank.size(), 2u);
+  EXPECT_EQ(ok.per_rank[0].offsets.size(), static_cast<size_t>(comm.size()));
+  EXPECT_EQ(ok.meta["config_hash"], "abc");
+  EXPECT_EQ(ok.meta["state"], good["state"]);
+
+  refused([](auto& m) { m.erase("world_size"); }, {"key 'world_size' is missing"});
+  refused([](auto& m) { m["version"] = 99; }, {"format version 99"});
+  refused([](auto& m) { m["shards"][0]["bytes"] = "many"; }, {"shards[0]", "'bytes' has the wrong type", "many"});
+  refused([](auto& m) { m["tensors"]["model/a.weight"].erase("offset"); }, {"tensors.model/a.weight", "'offset'"});
+  refused([](auto& m) { m["tensors"]["model/a.weight"]["dtype"] = "float13"; },
+          {"tensors.model/a.weight", "unknown dtype 'float13'"});
+  refused([](auto& m) { m["tensors"]["model/a.weight"]["shape"] = {64, -1}; }, {"model/a.weight", "negative"});
+  refused([](auto& m) { m["tensors"]["model/c.count"]["shard"] = 7; }, {"tensors.model/c.count", "shard 7 out of range"});
+  refused([](auto& m) { m["per_rank"]["model/bn.running_mean"]["offsets"] = {1, 2, 3}; },
+          {"per_rank.model/bn.running_mean", "'offsets' must have world_size"});
+  // A syntax error is located (nlohmann's line and column; simdjson has none).
+  std::string text = good.dump(1);
+  text.insert(text.find("\"global_step\""), "}");
+  expect_error([&] { ckpt::parse_manifest(text, where); }, ErrorKind::kData, {where, "not valid JSON", "line"});
 }
 
 TEST(Ckpt, IncompleteCorruptAndFailedWritesAreNeverMistakenForGood) {
