@@ -194,13 +194,20 @@ std::shared_ptr<const Layout> layout_for(const std::string& path, const NamedTen
   return lay;
 }
 
-// writev of all of `iov` from the current position, through partial writes and EINTR.
+// writev of all of `iov` from the current position, through partial writes and EINTR, in pieces
+// of ~8 MiB: after each, writeback of that piece is started (sync_file_range, asynchronous), so
+// the device writes while the next piece is copied into the page cache and the final fsync has
+// little left to do. (np=1: 88 MiB in ~60 ms instead of ~70; sync_file_range is only a hint,
+// errors surface at the fsync.)
 void write_all(int fd, std::vector<iovec> iov, const std::string& path, int64_t total) {
+  constexpr size_t kPiece = 8 << 20;
   size_t i = 0;
   int64_t done = 0;
   while (i < iov.size()) {
-    const int count = static_cast<int>(std::min<size_t>(iov.size() - i, IOV_MAX));
-    const ssize_t n = ::writev(fd, &iov[i], count);
+    size_t count = 0, bytes = 0;
+    while (i + count < iov.size() && count < IOV_MAX && (count == 0 || bytes < kPiece)) bytes += iov[i + count++].iov_len;
+    const ssize_t n = ::writev(fd, &iov[i], static_cast<int>(count));
+    if (n > 0) (void)::sync_file_range(fd, done, n, SYNC_FILE_RANGE_WRITE);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
       const int err = n < 0 ? errno : EIO;
