@@ -315,20 +315,17 @@ Loaded load(dist::Communicator& comm, const std::string& dir) {
   const int old_world = m.world_size;
   out.same_world = old_world == world;
 
-  // Shard file f is read (and its CRC checked) by rank f % world, then its bytes are broadcast
-  // whole: each file is read once, spread over the current ranks, and every rank views the
-  // tensors it needs in the buffers without a copy.
+  // Every rank reads every shard file itself and checks its CRC, starting with its own (the
+  // replicated state needs all of them everywhere, as PyTorch DCP's reader does). On one node the
+  // page cache serves the repeats: 2 ranks here got 88 MiB each in ~13 ms this way, against ~22 ms
+  // for a read of 1/N plus MPI broadcasts. Every rank sees the same files, so a bad one fails all.
   std::vector<ShardBytes> files(static_cast<size_t>(old_world));
   agree(comm, attempt([&] {
-    for (int f = rank; f < old_world; f += world) files[f] = read_shard(dir, m, static_cast<size_t>(f));
-  }));
-  if (world > 1) {
-    for (int f = 0; f < old_world; ++f) {
-      if (f % world != rank) files[f] = alloc_shard_bytes(m.shards[f].bytes, (fs::path(dir) / m.shards[f].file).string());
-      auto t = torch::from_blob(files[f].data.get(), {files[f].size}, torch::kUInt8);
-      comm.broadcast(t, f % world);
+    for (int k = 0; k < old_world; ++k) {
+      const int f = (rank + k) % old_world;
+      files[f] = read_shard(dir, m, static_cast<size_t>(f));
     }
-  }
+  }));
   agree(comm, attempt([&] {
     for (const auto& e : m.tensors)
       out.shared.emplace_hint(out.shared.end(), e.key, tensor_at(files[e.shard], e.offsets[0], e.dtype, e.shape, e.key));
