@@ -4,7 +4,6 @@
 
 #include <simdjson.h>
 
-#include <functional>
 #include <string_view>
 
 #include "ckpt/shard.h"
@@ -74,11 +73,10 @@ Fields<Where> fields(element e, Where where) {
   return Fields<Where>(e, std::move(where));
 }
 
-// The tensor index section `section` ("tensors" or "per_rank").
-std::vector<TensorInfo> parse_tensors(const Fields<std::function<std::string()>>& top, const char* section,
-                                      int world, const std::string& where) {
+// The tensor index section `section` ("tensors" or "per_rank"), whose value is `value`.
+std::vector<TensorInfo> parse_tensors(element value, const char* section, int world, const std::string& where) {
   object entries;
-  if (top.need(section).get_object().get(entries) != simdjson::SUCCESS)
+  if (value.get_object().get(entries) != simdjson::SUCCESS)
     fail(ErrorKind::kData, where, ": '", section, "' must be a JSON object");
   const bool shared = std::string_view(section) == "tensors";
   std::vector<TensorInfo> out;
@@ -127,7 +125,7 @@ Manifest parse_manifest(const std::string& text, const std::string& where) {
   element doc;
   if (const auto err = parser.parse(text).get(doc); err != simdjson::SUCCESS)
     fail(ErrorKind::kData, where, ": not valid JSON (", syntax_error(text, err), ")");
-  const Fields<std::function<std::string()>> top(doc, [&] { return where; });
+  const auto top = fields(doc, [&] { return where; });
   OFA_CHECK_KIND(kData, top.text("format") == kManifestFormat, where, ": not an ofa-hpc checkpoint manifest");
   const int64_t version = top.integer("version");
   OFA_CHECK_KIND(kData, version == kFormatVersion, where, ": format version ", version, " (this build reads version ",
@@ -146,8 +144,8 @@ Manifest parse_manifest(const std::string& text, const std::string& where) {
     auto f = fields(s, [&] { return where + ": shards[" + std::to_string(i) + "]"; });
     m.shards.push_back({std::string(f.text("file")), f.integer("bytes"), std::string(f.text("crc32c"))});
   }
-  m.tensors = parse_tensors(top, "tensors", m.world_size, where);
-  m.per_rank = parse_tensors(top, "per_rank", m.world_size, where);
+  m.tensors = parse_tensors(top.need("tensors"), "tensors", m.world_size, where);
+  m.per_rank = parse_tensors(top.need("per_rank"), "per_rank", m.world_size, where);
 
   // The rest, small (state, energy ledger, config hash, ...), as nlohmann JSON.
   m.meta = nlohmann::json::object();

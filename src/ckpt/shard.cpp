@@ -266,6 +266,8 @@ ShardWritten write_shard(const std::string& path, const NamedTensors& tensors0,
   return {lay->size, crc, lay->offsets};
 }
 
+namespace {
+// A 64-byte aligned buffer for a whole shard file.
 ShardBytes alloc_shard_bytes(int64_t size, std::string label) {
   void* p = nullptr;
   OFA_CHECK_KIND(kIo, ::posix_memalign(&p, 64, static_cast<size_t>(std::max<int64_t>(size, 1))) == 0, label,
@@ -273,6 +275,7 @@ ShardBytes alloc_shard_bytes(int64_t size, std::string label) {
   return {std::shared_ptr<uint8_t>(static_cast<uint8_t*>(p), [](uint8_t* q) { std::free(q); }), size,
           std::move(label)};
 }
+}  // namespace
 
 ShardBytes read_shard_bytes(const std::string& path, int64_t want_bytes, const std::string& want_crc) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);

@@ -48,7 +48,6 @@ struct ShardBytes {
   int64_t size = 0;
   std::string label;  // the file, for errors
 };
-ShardBytes alloc_shard_bytes(int64_t size, std::string label);
 /// Reads `path` whole; kIo when missing or unreadable, kData when its size or CRC32C (8 hex
 /// digits) differs from the manifest's, naming the file.
 ShardBytes read_shard_bytes(const std::string& path, int64_t want_bytes, const std::string& want_crc);

@@ -150,8 +150,9 @@ int cmd_bench_ckpt(const Args& in, Context& ctx) {
   }
   for (int i = 0; i < n; ++i) {
     time_once([&] { (void)ckpt::read_file(raw_path); }, raw_rs);
-    // A load must give every rank every shared byte (the model is replicated): the fair baseline
-    // at N > 1 ranks is the raw read of 1/N plus a raw broadcast of each rank's part to all.
+    // A load must give every rank every shared byte (the model is replicated), so at N > 1 ranks
+    // two more baselines deliver that too: a raw read of 1/N plus a broadcast of each rank's part
+    // to all (how ckpt::load worked until it measured slower than the next one here)...
     time_once(
         [&] {
           std::string mine = ckpt::read_file(raw_path);
@@ -162,7 +163,7 @@ int cmd_bench_ckpt(const Args& in, Context& ctx) {
           }
         },
         raw_rbs);
-    // Or every rank reads every rank's file itself: the bytes a load delivers, straight from disk.
+    // ... and every rank reading every rank's file itself, as ckpt::load does now.
     if (world > 1)
       time_once(
           [&] {
