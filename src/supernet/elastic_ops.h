@@ -53,7 +53,8 @@ class ElasticDepthwiseConvImpl : public torch::nn::Module {
   std::vector<int> ks_;  // sorted ascending
   std::vector<torch::Tensor> matrices_;  // matrices_[i]: ks_[i+1] -> ks_[i], size ks_[i]^2 square
   // centre_[i]: positions of the centre ks_[i] x ks_[i] window in a flattened ks_[i+1]^2 kernel
-  // (one index_select instead of two narrows and a reshape copy: fewer autograd nodes per step).
+  // (one index_select instead of two narrows and a reshape copy: fewer autograd nodes per step;
+  // past the first crop it selects rows of the matrix instead, see active_filter).
   std::vector<torch::Tensor> centre_;
   int stride_;
 };
