@@ -79,6 +79,8 @@ ElasticDepthwiseConvImpl::ElasticDepthwiseConvImpl(int64_t max_channels, std::ve
   OFA_CHECK(!ks_.empty(), "depthwise conv: empty kernel list");
   const int k = ks_.back();
   weight = register_parameter("weight", he_fout({max_channels, 1, k, k}));
+  // centre[i]: positions of the centre ks_[i] x ks_[i] window in a flattened ks_[i+1]^2 kernel.
+  std::vector<std::vector<int64_t>> centre;
   for (size_t i = 0; i + 1 < ks_.size(); ++i) {
     const std::string name = std::to_string(ks_[i + 1]) + "to" + std::to_string(ks_[i]) + "_matrix";
     matrices_.push_back(register_parameter(name, torch::eye(ks_[i] * ks_[i])));
@@ -86,7 +88,28 @@ ElasticDepthwiseConvImpl::ElasticDepthwiseConvImpl(int64_t max_channels, std::ve
     std::vector<int64_t> idx;
     for (int64_t r = 0; r < small; ++r)
       for (int64_t c = 0; c < small; ++c) idx.push_back((start + r) * big + start + c);
-    centre_.push_back(torch::tensor(idx, torch::kLong));
+    centre.push_back(std::move(idx));
+  }
+  // Walk down from the largest kernel: crop its centre, times M^T. A step followed by another
+  // crop computes only the rows of M^T that crop keeps (for kernel 3: 9 of the 7->5 transform's
+  // 25 outputs), so each crop but the first is a row selection of the small matrix.
+  const int last = static_cast<int>(ks_.size()) - 1;
+  for (int target = 0; target < last; ++target) {
+    auto plan = std::make_shared<TransformPlan>();
+    plan->kernel = ks_[target];
+    plan->big_area = static_cast<int64_t>(k) * k;
+    plan->crop = centre[last - 1];
+    plan->crop_index = torch::tensor(plan->crop, torch::kLong);
+    for (int i = last; i > target; --i) {
+      TransformPlan::Step step;
+      step.matrix = static_cast<size_t>(i - 1);
+      if (i - 1 > target) {
+        step.rows = centre[i - 2];
+        step.rows_index = torch::tensor(step.rows, torch::kLong);
+      }
+      plan->steps.push_back(std::move(step));
+    }
+    plans_.push_back(std::move(plan));
   }
 }
 
@@ -97,23 +120,11 @@ torch::Tensor ElasticDepthwiseConvImpl::matrix(int from) const {
 }
 
 torch::Tensor ElasticDepthwiseConvImpl::active_filter(int64_t channels, int kernel) const {
-  auto filt = head(weight, 0, channels);
-  if (kernel == ks_.back()) return filt;
-  // Walk down from the largest kernel on flattened kernels: centre crop (index_select of the
-  // centre positions), times M^T. A step followed by another crop computes only the rows of M^T
-  // that crop keeps (for kernel 3: 9 of the 7->5 transform's 25 outputs), so each crop but the
-  // first is folded into a row selection of the small matrix, not a gather on the C x k^2 block.
-  // Same dot products in the same order: a 6-phase fmnist run trains bit for bit as before.
-  auto flat = filt.view({channels, ks_.back() * ks_.back()});
-  auto on = [&](const torch::Tensor& idx) { return idx.device() == flat.device() ? idx : idx.to(flat.device()); };
-  int i = static_cast<int>(ks_.size()) - 1;
-  if (ks_[i] > kernel) flat = flat.index_select(1, on(centre_[i - 1]));
-  for (; i > 0 && ks_[i] > kernel; --i) {
-    const bool more = i >= 2 && ks_[i - 1] > kernel;
-    flat = torch::linear(flat, more ? matrices_[i - 1].index_select(0, on(centre_[i - 2])) : matrices_[i - 1]);
-  }
-  OFA_ASSERT(ks_[i] == kernel, "kernel ", kernel, " not in the layer's kernel list");
-  return flat.view({channels, 1, kernel, kernel});
+  OFA_ASSERT(channels <= weight.size(0), "depthwise conv: ", channels, " channels exceed ", weight.size(0));
+  if (kernel == ks_.back()) return head(weight, 0, channels);
+  for (size_t i = 0; i < plans_.size(); ++i)
+    if (ks_[i] == kernel) return transform_kernel(weight, channels, matrices_, plans_[i]);
+  fail(ErrorKind::kUsage, "depthwise conv: kernel ", kernel, " not in the layer's kernel list");
 }
 
 torch::Tensor ElasticDepthwiseConvImpl::forward(const torch::Tensor& x, int kernel) {

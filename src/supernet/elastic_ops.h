@@ -10,6 +10,8 @@
 
 #include <torch/torch.h>
 
+#include "supernet/kernel_transform.h"
+
 namespace ofa::supernet {
 
 enum class Act { kNone, kRelu, kHSwish };
@@ -52,10 +54,8 @@ class ElasticDepthwiseConvImpl : public torch::nn::Module {
  private:
   std::vector<int> ks_;  // sorted ascending
   std::vector<torch::Tensor> matrices_;  // matrices_[i]: ks_[i+1] -> ks_[i], size ks_[i]^2 square
-  // centre_[i]: positions of the centre ks_[i] x ks_[i] window in a flattened ks_[i+1]^2 kernel
-  // (one index_select instead of two narrows and a reshape copy: fewer autograd nodes per step;
-  // past the first crop it selects rows of the matrix instead, see active_filter).
-  std::vector<torch::Tensor> centre_;
+  // plans_[i]: how the largest kernel becomes ks_[i] (i < ks_.size() - 1); see kernel_transform.h
+  std::vector<std::shared_ptr<const TransformPlan>> plans_;
   int stride_;
 };
 TORCH_MODULE(ElasticDepthwiseConv);

@@ -1,9 +1,15 @@
 // Each elastic op against a freshly built static LibTorch op holding the same (sliced) weights;
 // kernel transform identity at init; BN running-stat slices updated in place.
+#include <dlfcn.h>
 #include <gtest/gtest.h>
+
+#include <climits>
+#include <cstdlib>
+#include <cstring>
 
 #include "core/error.h"
 #include "supernet/elastic_ops.h"
+#include "supernet/kernel_transform.h"
 #include "supernet/mbconv.h"
 
 namespace ofa::supernet {
@@ -93,6 +99,105 @@ TEST(ElasticOps, KernelTransformGradientsMatchPlainChain) {
   ASSERT_EQ(got.size(), want.size());
   for (size_t i = 0; i < got.size(); ++i) expect_close(got[i], want[i], 1e-5);
   EXPECT_GT(got[1].abs().sum().item<double>(), 0);  // the 7-to-5 matrix does learn
+}
+
+// Whether torch::mm's sgemm is the reference BLAS (Debian's libblas3, the default), whose
+// summation order seq_gemm follows: then the fused transform must agree bit for bit.
+bool reference_blas() {
+  void* sym = dlsym(RTLD_DEFAULT, "sgemm_");
+  Dl_info info{};
+  if (!sym || !dladdr(sym, &info) || !info.dli_fname) return false;
+  char real[4096];
+  return realpath(info.dli_fname, real) && std::strstr(real, "/blas/libblas.so");
+}
+
+// The fused transform node against the plan as LibTorch ops (index_select, linear): forward and
+// the gradients to the weight and to every matrix, for each smaller kernel, at a narrowed and at
+// the full width, with a 4-kernel list (two row-selecting steps on the way to 3), and with frozen
+// matrices (the teacher's case: only the weight, or nothing, needs a gradient).
+TEST(ElasticOps, FusedKernelTransformEqualsTorchChain) {
+  const bool exact = reference_blas();
+  if (!exact) std::cout << "system BLAS is not the reference one: comparing to 1e-6\n";
+  for (std::vector<int> ks : {std::vector<int>{3, 5, 7}, std::vector<int>{3, 5, 7, 9}}) {
+    torch::manual_seed(11);
+    ElasticDepthwiseConv dw(24, ks, 1);
+    std::vector<torch::Tensor> mats;
+    {
+      torch::NoGradGuard g;
+      for (size_t i = 0; i + 1 < ks.size(); ++i) {
+        auto m = dw->matrix(ks[i + 1]);
+        m.add_(torch::randn(m.sizes()) * 0.2);
+        mats.push_back(m);
+      }
+    }
+    const int big = ks.back();
+    for (int k : ks) {
+      if (k == big) continue;
+      // The plan the layer uses: crop the centre of `big`, then steps down to k.
+      TransformPlan plan;
+      plan.kernel = k;
+      plan.big_area = big * big;
+      auto centre = [](int64_t from, int64_t to) {
+        std::vector<int64_t> idx;
+        const int64_t s = (from - to) / 2;
+        for (int64_t r = 0; r < to; ++r)
+          for (int64_t c = 0; c < to; ++c) idx.push_back((s + r) * from + s + c);
+        return idx;
+      };
+      const int last = static_cast<int>(ks.size()) - 1;
+      plan.crop = centre(big, ks[last - 1]);
+      plan.crop_index = torch::tensor(plan.crop, torch::kLong);
+      for (int i = last; ks[i] > k; --i) {
+        TransformPlan::Step st;
+        st.matrix = i - 1;
+        if (ks[i - 1] > k) {
+          st.rows = centre(ks[i - 1], ks[i - 2]);
+          st.rows_index = torch::tensor(st.rows, torch::kLong);
+        }
+        plan.steps.push_back(st);
+      }
+      for (int64_t c : {int64_t{17}, int64_t{24}}) {
+        auto upstream = torch::randn({c, 1, k, k});
+        auto run = [&](bool fused) {
+          std::vector<torch::Tensor> params{dw->weight};
+          for (auto& m : mats) params.push_back(m);
+          for (auto& p : params) p.mutable_grad() = torch::Tensor();
+          auto out = fused ? dw->active_filter(c, k) : transform_kernel_torch(dw->weight, c, mats, plan);
+          (out * upstream).sum().backward();
+          std::vector<torch::Tensor> r{out.detach()};
+          for (auto& p : params) r.push_back(p.grad().defined() ? p.grad().clone() : torch::Tensor());
+          return r;
+        };
+        auto got = run(true), want = run(false);
+        ASSERT_EQ(got.size(), want.size());
+        for (size_t i = 0; i < got.size(); ++i) {
+          SCOPED_TRACE("ks " + std::to_string(ks.size()) + " k " + std::to_string(k) + " c " +
+                       std::to_string(c) + " tensor " + std::to_string(i));
+          ASSERT_EQ(got[i].defined(), want[i].defined());
+          if (!got[i].defined()) continue;
+          ASSERT_EQ(got[i].sizes(), want[i].sizes());
+          if (exact) EXPECT_TRUE(got[i].equal(want[i]));
+          else expect_close(got[i], want[i], 1e-6);
+        }
+        EXPECT_GT(got[1].abs().sum().item<double>(), 0);  // the weight's centre got a gradient
+      }
+    }
+    // Frozen matrices: the node still gives the weight its gradient, and nothing else.
+    for (auto& m : mats) {
+      m.mutable_grad() = torch::Tensor();
+      m.set_requires_grad(false);
+    }
+    dw->weight.mutable_grad() = torch::Tensor();
+    dw->active_filter(20, ks.front()).sum().backward();
+    ASSERT_TRUE(dw->weight.grad().defined());
+    EXPECT_EQ(dw->weight.grad().narrow(0, 20, 4).abs().sum().item<double>(), 0);
+    for (auto& m : mats) EXPECT_FALSE(m.grad().defined());
+    // Nothing requires a gradient: a plain tensor, no graph.
+    {
+      torch::NoGradGuard g;
+      EXPECT_FALSE(dw->active_filter(20, ks.front()).requires_grad());
+    }
+  }
 }
 
 TEST(ElasticOps, BatchNormSlicesTrainAndEval) {
