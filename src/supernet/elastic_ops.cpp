@@ -6,6 +6,9 @@
 #include <algorithm>
 #include <cmath>
 
+#include <torch/csrc/autograd/function.h>
+#include <torch/csrc/autograd/functions/utils.h>
+
 #include "core/error.h"
 #include "supernet/space.h"
 
@@ -51,7 +54,78 @@ torch::Tensor he_fout(std::vector<int64_t> shape) {
   const double n = static_cast<double>(shape[0] * shape[2] * shape[3]);
   return torch::randn(shape) * std::sqrt(2.0 / n);
 }
+// Backward of head_slices: each gradient copied into the leading block of zeros of its tensor's
+// size, exactly SliceBackward's values.
+struct HeadSlicesBackward : torch::autograd::Node {
+  std::vector<std::vector<int64_t>> full;  // per input: the tensor's size
+  std::string name() const override { return "ofa::HeadSlicesBackward"; }
+  torch::autograd::variable_list apply(torch::autograd::variable_list&& grads) override {
+    torch::autograd::variable_list out(grads.size());
+    for (size_t i = 0; i < grads.size(); ++i) {
+      if (!grads[i].defined() || !task_should_compute_output(i)) continue;
+      auto padded = torch::zeros(full[i], grads[i].options());
+      auto block = padded;
+      for (int64_t d = 0; d < grads[i].dim(); ++d) block = head(block, d, grads[i].size(d));
+      block.copy_(grads[i]);
+      out[i] = std::move(padded);
+    }
+    return out;
+  }
+};
+
+// A tensor over t's storage with t's strides and offset and the given (smaller) sizes: not a
+// view in autograd's sense, so the node can own its history. It shares t's version counter, so
+// an in-place change of t before the backward is caught like it is for a view.
+torch::Tensor alias_head(const torch::Tensor& t, at::IntArrayRef sizes) {
+  auto impl = c10::make_intrusive<c10::TensorImpl>(c10::Storage(t.storage()), t.key_set(), t.dtype());
+  impl->set_sizes_and_strides(sizes, t.strides());
+  impl->set_storage_offset(t.storage_offset());
+  impl->set_version_counter(t.unsafeGetTensorImpl()->version_counter());
+  return torch::Tensor(std::move(impl));
+}
+
 }  // namespace
+
+std::vector<torch::Tensor> head_slices(const std::vector<torch::Tensor>& ts,
+                                       const std::vector<std::vector<int64_t>>& sizes) {
+  OFA_ASSERT(ts.size() == sizes.size(), "head_slices: ", ts.size(), " tensors, ", sizes.size(), " sizes");
+  std::vector<torch::Tensor> out(ts.size());
+  torch::autograd::variable_list cut;
+  std::vector<size_t> where;
+  std::vector<std::vector<int64_t>> cut_sizes;
+  const bool graph = torch::GradMode::is_enabled();
+  for (size_t i = 0; i < ts.size(); ++i) {
+    const auto& t = ts[i];
+    OFA_ASSERT(static_cast<int64_t>(sizes[i].size()) <= t.dim(), "head_slices: sizes for ", t.sizes());
+    std::vector<int64_t> s = t.sizes().vec();
+    bool whole = true;
+    for (size_t d = 0; d < sizes[i].size(); ++d) {
+      OFA_ASSERT(sizes[i][d] >= 0 && sizes[i][d] <= s[d], "head_slices: ", sizes[i], " exceeds ", t.sizes());
+      whole = whole && sizes[i][d] == s[d];
+      s[d] = sizes[i][d];
+    }
+    if (whole) {
+      out[i] = t;
+    } else if (graph && t.requires_grad()) {
+      cut.push_back(t);
+      where.push_back(i);
+      cut_sizes.push_back(std::move(s));
+    } else {
+      out[i] = t;
+      for (size_t d = 0; d < sizes[i].size(); ++d) out[i] = head(out[i], static_cast<int64_t>(d), sizes[i][d]);
+    }
+  }
+  if (cut.empty()) return out;
+  auto node = std::shared_ptr<HeadSlicesBackward>(new HeadSlicesBackward(), torch::autograd::deleteNode);
+  node->set_next_edges(torch::autograd::collect_next_edges(cut));
+  for (size_t j = 0; j < cut.size(); ++j) {
+    node->full.push_back(cut[j].sizes().vec());
+    auto a = alias_head(cut[j], cut_sizes[j]);
+    torch::autograd::set_history(a, node);  // output j of the node <-> input j
+    out[where[j]] = std::move(a);
+  }
+  return out;
+}
 
 // ---- pointwise --------------------------------------------------------------------------------
 
@@ -128,9 +202,13 @@ torch::Tensor ElasticDepthwiseConvImpl::active_filter(int64_t channels, int kern
 }
 
 torch::Tensor ElasticDepthwiseConvImpl::forward(const torch::Tensor& x, int kernel) {
-  const int64_t c = x.size(1);
-  return torch::conv2d(x, active_filter(c, kernel), /*bias=*/{}, /*stride=*/stride_,
-                       /*padding=*/kernel / 2, /*dilation=*/1, /*groups=*/c);
+  return apply_filter(x, active_filter(x.size(1), kernel));
+}
+
+torch::Tensor ElasticDepthwiseConvImpl::apply_filter(const torch::Tensor& x, const torch::Tensor& filter) const {
+  const int64_t c = x.size(1), kernel = filter.size(-1);
+  return torch::conv2d(x, filter, /*bias=*/{}, /*stride=*/stride_, /*padding=*/kernel / 2, /*dilation=*/1,
+                       /*groups=*/c);
 }
 
 // ---- batch norm -------------------------------------------------------------------------------
@@ -145,6 +223,12 @@ ElasticBatchNormImpl::ElasticBatchNormImpl(int64_t max_channels, double momentum
 }
 
 torch::Tensor ElasticBatchNormImpl::forward(const torch::Tensor& x) {
+  const int64_t c = x.size(1);
+  return forward_sliced(x, head(weight, 0, c), head(bias, 0, c));
+}
+
+torch::Tensor ElasticBatchNormImpl::forward_sliced(const torch::Tensor& x, const torch::Tensor& weight_c,
+                                           const torch::Tensor& bias_c) {
   if (calib_.defined()) return calibrate_forward(x);
   const int64_t c = x.size(1);
   if (is_training()) {
@@ -152,7 +236,7 @@ torch::Tensor ElasticBatchNormImpl::forward(const torch::Tensor& x) {
     num_batches_tracked.add_(1);
   }
   // Narrowed 1-d buffers are contiguous views: batch_norm's running-stat update lands in place.
-  return torch::batch_norm(x, head(weight, 0, c), head(bias, 0, c), head(running_mean, 0, c),
+  return torch::batch_norm(x, weight_c, bias_c, head(running_mean, 0, c),
                            head(running_var, 0, c),
                            is_training(), momentum_, eps_, /*cudnn_enabled=*/false);
 }
@@ -200,10 +284,17 @@ ElasticSEImpl::ElasticSEImpl(int64_t max_channels) {
 
 torch::Tensor ElasticSEImpl::forward(const torch::Tensor& x) {
   const int64_t c = x.size(1), mid = mid_channels(c);
+  return forward_sliced(x, head(head(reduce->weight, 0, mid), 1, c), head(reduce->bias, 0, mid),
+                 head(head(expand->weight, 0, c), 1, mid), head(expand->bias, 0, c));
+}
+
+torch::Tensor ElasticSEImpl::forward_sliced(const torch::Tensor& x, const torch::Tensor& reduce_w,
+                                     const torch::Tensor& reduce_b, const torch::Tensor& expand_w,
+                                     const torch::Tensor& expand_b) {
   auto y = global_pool(x);
-  y = torch::conv2d(y, head(head(reduce->weight, 0, mid), 1, c), head(reduce->bias, 0, mid));
+  y = torch::conv2d(y, reduce_w, reduce_b);
   y = torch::relu(y);
-  y = torch::conv2d(y, head(head(expand->weight, 0, c), 1, mid), head(expand->bias, 0, c));
+  y = torch::conv2d(y, expand_w, expand_b);
   return x * torch::hardsigmoid(y);  // relu6(y + 3) / 6
 }
 

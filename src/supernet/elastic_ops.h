@@ -25,6 +25,15 @@ torch::Tensor apply_act(const torch::Tensor& x, Act a);
 /// of the 4x4 stages NCHW and ~8x slower).
 torch::Tensor global_pool(const torch::Tensor& x);
 
+/// The leading blocks t[:s0, :s1, ...] of several tensors (sizes[i] may name fewer dims than
+/// ts[i] has; the rest are kept whole). Where a graph is recorded, every cut tensor that requires
+/// a gradient comes back as an alias of its storage under ONE autograd node whose backward pads
+/// each gradient with zeros to its tensor's size: what a chain of narrow()s gives, but one node
+/// for a whole block instead of one per tensor and cut dimension (SliceBackward costs ~7 us of a
+/// small subnet's step each). A tensor not cut is returned as is; without a graph, narrow views.
+std::vector<torch::Tensor> head_slices(const std::vector<torch::Tensor>& ts,
+                                       const std::vector<std::vector<int64_t>>& sizes);
+
 /// 1x1 convolution without bias over weight[:out, :in] (in = x.size(1)).
 class ElasticPointwiseConvImpl : public torch::nn::Module {
  public:
@@ -43,6 +52,8 @@ class ElasticDepthwiseConvImpl : public torch::nn::Module {
  public:
   ElasticDepthwiseConvImpl(int64_t max_channels, std::vector<int> ks_list, int stride);
   torch::Tensor forward(const torch::Tensor& x, int kernel);
+  /// The convolution with a given filter [C, 1, k, k] (C = x.size(1)), e.g. from active_filter.
+  torch::Tensor apply_filter(const torch::Tensor& x, const torch::Tensor& filter) const;
   /// The active filter [C, 1, k, k]: a view for the largest kernel, else the transformed kernel.
   torch::Tensor active_filter(int64_t channels, int kernel) const;
   int stride() const { return stride_; }
@@ -67,6 +78,8 @@ class ElasticBatchNormImpl : public torch::nn::Module {
  public:
   ElasticBatchNormImpl(int64_t max_channels, double momentum, double eps);
   torch::Tensor forward(const torch::Tensor& x);
+  /// The same with the affine parameters' active slices [:C] given by the caller (head_slices).
+  torch::Tensor forward_sliced(const torch::Tensor& x, const torch::Tensor& weight_c, const torch::Tensor& bias_c);
   int64_t max_channels() const { return weight.size(0); }
   double momentum() const { return momentum_; }
   double eps() const { return eps_; }
@@ -89,6 +102,10 @@ class ElasticSEImpl : public torch::nn::Module {
  public:
   explicit ElasticSEImpl(int64_t max_channels);
   torch::Tensor forward(const torch::Tensor& x);
+  /// The same with the active slices given by the caller: reduce [mid, C, 1, 1] and [mid],
+  /// expand [C, mid, 1, 1] and [C] (mid = mid_channels(C), C = x.size(1)).
+  torch::Tensor forward_sliced(const torch::Tensor& x, const torch::Tensor& reduce_w, const torch::Tensor& reduce_b,
+                        const torch::Tensor& expand_w, const torch::Tensor& expand_b);
   static int64_t mid_channels(int64_t channels);
   torch::nn::Conv2d reduce{nullptr}, expand{nullptr};  // registered as fc.reduce / fc.expand
 };

@@ -51,11 +51,47 @@ void ElasticMBConvImpl::set_active(int kernel, int expand) {
 
 torch::Tensor ElasticMBConvImpl::forward(const torch::Tensor& x) {
   const Act act = options_.act();
+  const int64_t in = x.size(1), hidden = active_hidden();
+  // Every parameter slice of the block under one autograd node (head_slices), in this order.
+  std::vector<torch::Tensor> ts;
+  std::vector<std::vector<int64_t>> sizes;
+  auto take = [&](const torch::Tensor& t, std::vector<int64_t> s) {
+    ts.push_back(t);
+    sizes.push_back(std::move(s));
+  };
+  if (ib_conv) {
+    take(ib_conv->weight, {hidden, in});
+    take(ib_bn->weight, {hidden});
+    take(ib_bn->bias, {hidden});
+  }
+  const bool largest_kernel = kernel_ == dw_conv->max_kernel();
+  if (largest_kernel) take(dw_conv->weight, {hidden});  // else the transform node slices it
+  take(dw_bn->weight, {hidden});
+  take(dw_bn->bias, {hidden});
+  if (se) {
+    const int64_t mid = ElasticSEImpl::mid_channels(hidden);
+    take(se->reduce->weight, {mid, hidden});
+    take(se->reduce->bias, {mid});
+    take(se->expand->weight, {hidden, mid});
+    take(se->expand->bias, {hidden});
+  }
+  take(pl_conv->weight, {options_.out_channels(), hidden});
+  const auto p = head_slices(ts, sizes);
+  size_t i = 0;
   torch::Tensor h = x;
-  if (ib_conv) h = apply_act(ib_bn(ib_conv(x, active_hidden())), act);
-  h = apply_act(dw_bn(dw_conv(h, kernel_)), act);
-  if (se) h = se(h);
-  h = pl_bn(pl_conv(h, options_.out_channels()));
+  if (ib_conv) {
+    h = torch::conv2d(x, p[i]);
+    h = apply_act(ib_bn->forward_sliced(h, p[i + 1], p[i + 2]), act);
+    i += 3;
+  }
+  const auto filter = largest_kernel ? p[i++] : dw_conv->active_filter(hidden, kernel_);
+  h = apply_act(dw_bn->forward_sliced(dw_conv->apply_filter(h, filter), p[i], p[i + 1]), act);
+  i += 2;
+  if (se) {
+    h = se->forward_sliced(h, p[i], p[i + 1], p[i + 2], p[i + 3]);
+    i += 4;
+  }
+  h = pl_bn(torch::conv2d(h, p[i]));
   return residual_ ? h + x : h;
 }
 

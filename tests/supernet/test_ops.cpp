@@ -200,6 +200,45 @@ TEST(ElasticOps, FusedKernelTransformEqualsTorchChain) {
   }
 }
 
+// head_slices: one node for many cuts gives the values and gradients of narrow() chains, the
+// outputs alias the parameters, and an in-place change before the backward is caught.
+TEST(ElasticOps, HeadSlicesEqualNarrowChains) {
+  torch::manual_seed(12);
+  auto a = torch::randn({6, 5, 1, 1}, torch::requires_grad());
+  auto b = torch::randn({7}, torch::requires_grad());
+  auto c = torch::randn({4, 3}, torch::requires_grad());  // kept whole
+  auto frozen = torch::randn({8});                        // no gradient: a plain narrow view
+  auto out = head_slices({a, b, c, frozen}, {{4, 2}, {3}, {4, 3}, {5}});
+  ASSERT_EQ(out.size(), 4u);
+  EXPECT_EQ(out[0].sizes(), (std::vector<int64_t>{4, 2, 1, 1}));
+  EXPECT_EQ(out[0].data_ptr(), a.data_ptr());  // an alias, not a copy
+  EXPECT_TRUE(out[0].equal(a.narrow(0, 0, 4).narrow(1, 0, 2)));
+  EXPECT_TRUE(out[1].equal(b.narrow(0, 0, 3)));
+  EXPECT_TRUE(out[2].is_same(c));
+  EXPECT_EQ(out[3].data_ptr(), frozen.data_ptr());
+  EXPECT_EQ(out[3].size(0), 5);
+  ASSERT_TRUE(out[0].grad_fn() && out[0].grad_fn() == out[1].grad_fn());  // one node for both
+  auto ua = torch::randn({4, 2, 1, 1}), ub = torch::randn({3}), uc = torch::randn({4, 3});
+  auto loss = [&](const std::vector<torch::Tensor>& t) {
+    return (t[0] * ua).sum() + (t[1] * ub).sum() + (t[2] * uc).sum();
+  };
+  loss(out).backward();
+  auto ga = a.grad().clone(), gb = b.grad().clone(), gc = c.grad().clone();
+  for (auto* t : {&a, &b, &c}) t->mutable_grad() = torch::Tensor();
+  loss({a.narrow(0, 0, 4).narrow(1, 0, 2), b.narrow(0, 0, 3), c}).backward();
+  EXPECT_TRUE(ga.equal(a.grad()));
+  EXPECT_TRUE(gb.equal(b.grad()));
+  EXPECT_TRUE(gc.equal(c.grad()));
+  // Saved for the backward (mul saves its inputs), then changed in place: refused, like a view.
+  auto again = head_slices({a}, {{4}});
+  auto y = (again[0] * again[0]).sum();
+  {
+    torch::NoGradGuard g;
+    a.add_(1);
+  }
+  EXPECT_THROW(y.backward(), c10::Error);
+}
+
 TEST(ElasticOps, BatchNormSlicesTrainAndEval) {
   torch::manual_seed(3);
   ElasticBatchNorm bn(16, 0.1, 1e-5);
