@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 
 #include <torch/csrc/autograd/function.h>
 #include <torch/csrc/autograd/functions/utils.h>
@@ -54,6 +55,31 @@ torch::Tensor he_fout(std::vector<int64_t> shape) {
   const double n = static_cast<double>(shape[0] * shape[2] * shape[3]);
   return torch::randn(shape) * std::sqrt(2.0 / n);
 }
+// The common case of HeadSlicesBackward without dispatcher calls: a contiguous CPU float
+// gradient cut in its first two dims only, padded with zeros into a new contiguous tensor of size
+// `full` by memcpy/memset. Undefined if the case does not apply.
+torch::Tensor pad_rows(const torch::Tensor& g, const std::vector<int64_t>& full) {
+  if (!g.device().is_cpu() || g.scalar_type() != torch::kFloat || !g.is_contiguous() || g.dim() == 0)
+    return {};
+  const int64_t dims = g.dim();
+  int64_t inner = 1;  // elements per index of dim 1 (dims past 1 must be whole)
+  for (int64_t d = 2; d < dims; ++d) {
+    if (g.size(d) != full[d]) return {};
+    inner *= full[d];
+  }
+  const int64_t rows = g.size(0), full_rows = full[0];
+  const int64_t cols = dims > 1 ? g.size(1) * inner : 1, full_cols = dims > 1 ? full[1] * inner : 1;
+  auto out = torch::empty(full, g.options());
+  const float* src = g.data_ptr<float>();
+  float* dst = out.data_ptr<float>();
+  for (int64_t r = 0; r < rows; ++r) {
+    std::memcpy(dst + r * full_cols, src + r * cols, sizeof(float) * cols);
+    std::memset(dst + r * full_cols + cols, 0, sizeof(float) * (full_cols - cols));
+  }
+  std::memset(dst + rows * full_cols, 0, sizeof(float) * (full_rows - rows) * full_cols);
+  return out;
+}
+
 // Backward of head_slices: each gradient copied into the leading block of zeros of its tensor's
 // size, exactly SliceBackward's values.
 struct HeadSlicesBackward : torch::autograd::Node {
@@ -63,6 +89,10 @@ struct HeadSlicesBackward : torch::autograd::Node {
     torch::autograd::variable_list out(grads.size());
     for (size_t i = 0; i < grads.size(); ++i) {
       if (!grads[i].defined() || !task_should_compute_output(i)) continue;
+      if (auto fast = pad_rows(grads[i], full[i]); fast.defined()) {
+        out[i] = std::move(fast);
+        continue;
+      }
       auto padded = torch::zeros(full[i], grads[i].options());
       auto block = padded;
       for (int64_t d = 0; d < grads[i].dim(); ++d) block = head(block, d, grads[i].size(d));

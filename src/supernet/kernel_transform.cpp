@@ -6,8 +6,6 @@
 // into full-size gradients, with the values the chain's backward would give.
 #include "supernet/kernel_transform.h"
 
-#include <cstdlib>
-
 #include <torch/csrc/autograd/function.h>
 #include <torch/csrc/autograd/functions/utils.h>
 
@@ -128,8 +126,7 @@ torch::Tensor transform_kernel_torch(const torch::Tensor& weight, int64_t channe
 torch::Tensor transform_kernel(const torch::Tensor& weight, int64_t channels,
                                const std::vector<torch::Tensor>& matrices,
                                const std::shared_ptr<const TransformPlan>& plan) {
-  static const bool ab_torch = std::getenv("OFA_AB_TORCH") != nullptr;  // TEMP A/B
-  bool fast = cpu_float(weight) && !ab_torch;
+  bool fast = cpu_float(weight);
   for (const auto& step : plan->steps) fast = fast && cpu_float(matrices.at(step.matrix));
   if (!fast) return transform_kernel_torch(weight, channels, matrices, *plan);
 
