@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <limits.h>
+#include <sys/mman.h>
 #include <sys/uio.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -275,6 +276,10 @@ ShardBytes alloc_shard_bytes(int64_t size, std::string label) {
   return {std::shared_ptr<uint8_t>(static_cast<uint8_t*>(p), [](uint8_t* q) { std::free(q); }), size,
           std::move(label)};
 }
+void check_crc(const std::string& path, uint32_t crc, const std::string& want_crc) {
+  OFA_CHECK_KIND(kData, crc_hex(crc) == want_crc, path, ": CRC32C ", crc_hex(crc), " != ", want_crc,
+                 " in the manifest: the shard is corrupt");
+}
 }  // namespace
 
 ShardBytes read_shard_bytes(const std::string& path, int64_t want_bytes, const std::string& want_crc) {
@@ -290,7 +295,29 @@ ShardBytes read_shard_bytes(const std::string& path, int64_t want_bytes, const s
     fail(ErrorKind::kData, path, ": ", st.st_size, " bytes, the manifest says ", want_bytes,
          " (truncated or overwritten shard)");
   }
-  ShardBytes b = alloc_shard_bytes(want_bytes, path);
+  // Mapped, not read: the tensors become views of the page cache's pages (private and writable,
+  // so an in-place change copies a page, never touches the file), which saves read()'s copy of
+  // every byte; the CRC pass then faults the pages in, sequentially. As torch.load(mmap=True) and
+  // safetensors do. A file system that cannot map falls back to read(). The mapping lives as long
+  // as a tensor of it. Our writers never truncate a committed shard: pruning unlinks, and a step
+  // written again has its directory removed first (save()), and an unlinked file stays mapped.
+  ShardBytes b;
+  void* map = want_bytes > 0 ? ::mmap(nullptr, static_cast<size_t>(want_bytes), PROT_READ | PROT_WRITE, MAP_PRIVATE,
+                                      fd, 0)
+                             : MAP_FAILED;
+  if (map != MAP_FAILED) {
+    // Sequential readahead for the CRC pass. (MADV_WILLNEED as well made a cold 90 MiB shard on
+    // this VM's disk slower: 120-135 ms against 50-62 ms with MADV_SEQUENTIAL alone.)
+    ::madvise(map, static_cast<size_t>(want_bytes), MADV_SEQUENTIAL);
+    const size_t len = static_cast<size_t>(want_bytes);
+    b = {std::shared_ptr<uint8_t>(static_cast<uint8_t*>(map), [len](uint8_t* q) { ::munmap(q, len); }), want_bytes,
+         path};
+    ::close(fd);
+    const uint32_t crc = crc32c(b.data.get(), static_cast<size_t>(want_bytes));
+    check_crc(path, crc, want_crc);
+    return b;
+  }
+  b = alloc_shard_bytes(want_bytes, path);
   // Read and checksum in slices, each checksummed while it is still in cache.
   constexpr int64_t kSlice = 4 << 20;
   uint32_t crc = 0;
@@ -304,8 +331,7 @@ ShardBytes read_shard_bytes(const std::string& path, int64_t want_bytes, const s
   }
   ::close(fd);
   OFA_CHECK_KIND(kIo, done == want_bytes, path, ": short read (", done, " of ", want_bytes, " bytes)");
-  OFA_CHECK_KIND(kData, crc_hex(crc) == want_crc, path, ": CRC32C ", crc_hex(crc), " != ", want_crc,
-                 " in the manifest: the shard is corrupt");
+  check_crc(path, crc, want_crc);
   return b;
 }
 

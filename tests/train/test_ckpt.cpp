@@ -106,8 +106,18 @@ TEST(Ckpt, SaveSplitsByBytesAndLoadRoundTrips) {
     EXPECT_TRUE(torch::equal(loaded.shared[k], t)) << k;
   }
   EXPECT_TRUE(torch::equal(loaded.per_rank["model/bn.running_mean"], req.per_rank[0].second));  // its own
+  // The loaded tensors are views of mapped shards: writable in place without touching the files
+  // (the checkpoint still verifies), and still readable after the directory is removed (another
+  // rank's pruning unlinks, it never truncates).
+  loaded.shared["model/a.weight"].add_(1);
+  EXPECT_TRUE(torch::equal(loaded.shared["model/a.weight"], req.shared[0].second + 1));
+  comm.barrier();
+  EXPECT_EQ(ckpt::verify(dir), "");
   comm.barrier();
   if (comm.rank() == 0) fs::remove_all(root);
+  comm.barrier();
+  EXPECT_FALSE(fs::exists(dir));
+  EXPECT_TRUE(torch::equal(loaded.shared["model/b.0.weight"], req.shared[2].second));
 }
 
 TEST(Ckpt, ABadManifestIsRefusedNamingTheFileAndKey) {
