@@ -223,12 +223,17 @@ torch::Tensor ElasticDepthwiseConvImpl::matrix(int from) const {
   return {};
 }
 
+std::shared_ptr<const TransformPlan> ElasticDepthwiseConvImpl::plan(int kernel) const {
+  for (size_t i = 0; i < plans_.size(); ++i)
+    if (ks_[i] == kernel) return plans_[i];
+  OFA_CHECK(kernel == ks_.back(), "depthwise conv: kernel ", kernel, " not in the layer's kernel list");
+  return nullptr;
+}
+
 torch::Tensor ElasticDepthwiseConvImpl::active_filter(int64_t channels, int kernel) const {
   OFA_ASSERT(channels <= weight.size(0), "depthwise conv: ", channels, " channels exceed ", weight.size(0));
-  if (kernel == ks_.back()) return head(weight, 0, channels);
-  for (size_t i = 0; i < plans_.size(); ++i)
-    if (ks_[i] == kernel) return transform_kernel(weight, channels, matrices_, plans_[i]);
-  fail(ErrorKind::kUsage, "depthwise conv: kernel ", kernel, " not in the layer's kernel list");
+  const auto p = plan(kernel);
+  return p ? transform_kernel(weight, channels, matrices_, p) : head(weight, 0, channels);
 }
 
 torch::Tensor ElasticDepthwiseConvImpl::forward(const torch::Tensor& x, int kernel) {
@@ -258,7 +263,7 @@ torch::Tensor ElasticBatchNormImpl::forward(const torch::Tensor& x) {
 }
 
 torch::Tensor ElasticBatchNormImpl::forward_sliced(const torch::Tensor& x, const torch::Tensor& weight_c,
-                                           const torch::Tensor& bias_c) {
+                                                  const torch::Tensor& bias_c) {
   if (calib_.defined()) return calibrate_forward(x);
   const int64_t c = x.size(1);
   if (is_training()) {
@@ -315,12 +320,12 @@ ElasticSEImpl::ElasticSEImpl(int64_t max_channels) {
 torch::Tensor ElasticSEImpl::forward(const torch::Tensor& x) {
   const int64_t c = x.size(1), mid = mid_channels(c);
   return forward_sliced(x, head(head(reduce->weight, 0, mid), 1, c), head(reduce->bias, 0, mid),
-                 head(head(expand->weight, 0, c), 1, mid), head(expand->bias, 0, c));
+                        head(head(expand->weight, 0, c), 1, mid), head(expand->bias, 0, c));
 }
 
 torch::Tensor ElasticSEImpl::forward_sliced(const torch::Tensor& x, const torch::Tensor& reduce_w,
-                                     const torch::Tensor& reduce_b, const torch::Tensor& expand_w,
-                                     const torch::Tensor& expand_b) {
+                                            const torch::Tensor& reduce_b, const torch::Tensor& expand_w,
+                                            const torch::Tensor& expand_b) {
   auto y = global_pool(x);
   y = torch::conv2d(y, reduce_w, reduce_b);
   y = torch::relu(y);

@@ -60,6 +60,9 @@ class ElasticDepthwiseConvImpl : public torch::nn::Module {
   int max_kernel() const { return ks_.back(); }
   /// Transform matrix from kernel `from` to the next smaller one (undefined if none).
   torch::Tensor matrix(int from) const;
+  /// How the largest kernel becomes `kernel` (null for the largest itself).
+  std::shared_ptr<const TransformPlan> plan(int kernel) const;
+  const std::vector<torch::Tensor>& matrices() const { return matrices_; }
   torch::Tensor weight;
 
  private:

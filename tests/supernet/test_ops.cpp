@@ -3,6 +3,7 @@
 #include <dlfcn.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <climits>
 #include <cstdlib>
 #include <cstring>
@@ -111,7 +112,8 @@ bool reference_blas() {
   return realpath(info.dli_fname, real) && std::strstr(real, "/blas/libblas.so");
 }
 
-// The fused transform node against the plan as LibTorch ops (index_select, linear): forward and
+// The fused transform node against the layer's plan as LibTorch ops (index_select, linear; the
+// 3/5/7 plans are checked against plain narrow/matmul chains by the two tests above): forward and
 // the gradients to the weight and to every matrix, for each smaller kernel, at a narrowed and at
 // the full width, with a 4-kernel list (two row-selecting steps on the way to 3), and with frozen
 // matrices (the teacher's case: only the weight, or nothing, needs a gradient).
@@ -133,36 +135,17 @@ TEST(ElasticOps, FusedKernelTransformEqualsTorchChain) {
     const int big = ks.back();
     for (int k : ks) {
       if (k == big) continue;
-      // The plan the layer uses: crop the centre of `big`, then steps down to k.
-      TransformPlan plan;
-      plan.kernel = k;
-      plan.big_area = big * big;
-      auto centre = [](int64_t from, int64_t to) {
-        std::vector<int64_t> idx;
-        const int64_t s = (from - to) / 2;
-        for (int64_t r = 0; r < to; ++r)
-          for (int64_t c = 0; c < to; ++c) idx.push_back((s + r) * from + s + c);
-        return idx;
-      };
-      const int last = static_cast<int>(ks.size()) - 1;
-      plan.crop = centre(big, ks[last - 1]);
-      plan.crop_index = torch::tensor(plan.crop, torch::kLong);
-      for (int i = last; ks[i] > k; --i) {
-        TransformPlan::Step st;
-        st.matrix = i - 1;
-        if (ks[i - 1] > k) {
-          st.rows = centre(ks[i - 1], ks[i - 2]);
-          st.rows_index = torch::tensor(st.rows, torch::kLong);
-        }
-        plan.steps.push_back(st);
-      }
+      const auto plan = dw->plan(k);
+      ASSERT_TRUE(plan);
+      const auto larger = std::count_if(ks.begin(), ks.end(), [&](int x) { return x > k; });
+      ASSERT_EQ(plan->steps.size(), static_cast<size_t>(larger));
       for (int64_t c : {int64_t{17}, int64_t{24}}) {
         auto upstream = torch::randn({c, 1, k, k});
         auto run = [&](bool fused) {
           std::vector<torch::Tensor> params{dw->weight};
           for (auto& m : mats) params.push_back(m);
           for (auto& p : params) p.mutable_grad() = torch::Tensor();
-          auto out = fused ? dw->active_filter(c, k) : transform_kernel_torch(dw->weight, c, mats, plan);
+          auto out = fused ? dw->active_filter(c, k) : transform_kernel_torch(dw->weight, c, dw->matrices(), *plan);
           (out * upstream).sum().backward();
           std::vector<torch::Tensor> r{out.detach()};
           for (auto& p : params) r.push_back(p.grad().defined() ? p.grad().clone() : torch::Tensor());
