@@ -42,13 +42,14 @@ struct ShardWritten {
 ShardWritten write_shard(const std::string& path, const NamedTensors& tensors,
                          const std::map<std::string, int64_t>& attrs, const std::string& fault_tag = "");
 
-/// A whole shard file in memory, 64-byte aligned; tensors are views into it (tensor_at).
+/// A whole shard file in memory (a private mapping, or a 64-byte aligned buffer where the file
+/// system cannot map); tensors are views into it (tensor_at) and keep it alive.
 struct ShardBytes {
   std::shared_ptr<uint8_t> data;
   int64_t size = 0;
   std::string label;  // the file, for errors
 };
-/// Reads `path` whole; kIo when missing or unreadable, kData when its size or CRC32C (8 hex
+/// Maps (else reads) `path` whole and checks its CRC over every byte; kIo when missing or unreadable, kData when its size or CRC32C (8 hex
 /// digits) differs from the manifest's, naming the file.
 ShardBytes read_shard_bytes(const std::string& path, int64_t want_bytes, const std::string& want_crc);
 /// The tensor stored at `offset` (a view that keeps the buffer alive); kData naming `where` when
