@@ -315,10 +315,10 @@ Loaded load(dist::Communicator& comm, const std::string& dir) {
   const int old_world = m.world_size;
   out.same_world = old_world == world;
 
-  // Every rank reads every shard file itself and checks its CRC, starting with its own (the
+  // Every rank maps every shard file itself and checks its CRC, starting with its own (the
   // replicated state needs all of them everywhere, as PyTorch DCP's reader does). On one node the
-  // page cache serves the repeats: 2 ranks here got 88 MiB each in ~13 ms this way, against ~22 ms
-  // for a read of 1/N plus MPI broadcasts. Every rank sees the same files, so a bad one fails all.
+  // ranks share the cached pages: faster than a read of 1/N plus MPI broadcasts (docs/
+  // performance.md). Every rank sees the same files, so a bad one fails all.
   std::vector<ShardBytes> files(static_cast<size_t>(old_world));
   agree(comm, attempt([&] {
     for (int k = 0; k < old_world; ++k) {

@@ -8,9 +8,10 @@
 // gathers the CRC32C and size of each and writes manifest.json LAST (temp name, fsync, rename,
 // fsync the directory). A step directory without a manifest is incomplete and never loaded.
 // Failures are agreed on (one small all-reduce), so every rank throws the same clear error and
-// none is left waiting in a collective. load() is collective too: every rank reads and checks
+// none is left waiting in a collective. load() is collective too: every rank maps and checks
 // every shard file (the checkpoint directory is on a file system all ranks see) and views the
-// tensors in the buffers; per-rank state is a rank's own when the world size matches, else the average over old ranks.
+// tensors in the mappings; per-rank state is a rank's own when the world size matches, else the
+// average over the old ranks.
 #pragma once
 #include <nlohmann/json.hpp>
 

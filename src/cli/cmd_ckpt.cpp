@@ -163,7 +163,7 @@ int cmd_bench_ckpt(const Args& in, Context& ctx) {
           }
         },
         raw_rbs);
-    // ... and every rank reading every rank's file itself, as ckpt::load does now.
+    // ... and every rank reading every rank's file itself (ckpt::load maps them instead).
     if (world > 1)
       time_once(
           [&] {
