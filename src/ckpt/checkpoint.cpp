@@ -101,9 +101,27 @@ ShardBytes read_shard(const std::string& dir, const Manifest& m, size_t i) {
   return read_shard_bytes(path, s.bytes, s.crc32c);
 }
 
+constexpr const char* kSpares = ".recycle";
+
 void remove_checkpoint(const fs::path& dir) {
   std::error_code ec;
   fs::remove(dir / kManifest, ec);  // first: a half-removed directory is incomplete, never "good"
+  fs::remove_all(dir, ec);
+}
+
+// Prunes `dir` like remove_checkpoint, but first moves the shards of ranks 0..world-1 to their
+// spare slots in `spares` (replacing older spares), and drops spares of ranks >= world (left by a
+// run at a larger world size).
+void recycle_checkpoint(const fs::path& dir, const fs::path& spares, int world) {
+  std::error_code ec;
+  fs::remove(dir / kManifest, ec);
+  fs::create_directory(spares, ec);
+  for (int r = 0; r < world; ++r) fs::rename(dir / shard_name(r), spares / shard_name(r), ec);
+  for (const auto& f : fs::directory_iterator(spares, ec)) {
+    const std::string name = f.path().filename().string();
+    int r = -1;
+    if (std::sscanf(name.c_str(), "rank_%d.h5", &r) != 1 || r >= world) fs::remove(f.path(), ec);
+  }
   fs::remove_all(dir, ec);
 }
 
@@ -230,8 +248,10 @@ std::string save(dist::Communicator& comm, const std::string& root, const SaveRe
       slot.push_back(2 + n_shared + i);
     }
     const std::string path = (dir / shard_name(rank)).string();
+    const std::string spare = keep.recycle ? (fs::path(root) / kSpares / shard_name(rank)).string() : "";
     const auto w = write_shard(path, mine, {{"ofa_format_version", kFormatVersion}, {"rank", rank}, {"world_size", world}},
-                               "rank" + std::to_string(rank) + "@" + std::to_string(req.global_step));
+                               "rank" + std::to_string(rank) + "@" + std::to_string(req.global_step), spare);
+    if (w.recycled) log::debug("checkpoint shard ", path, " reused the pruned file ", spare);
     auto* p = info.data_ptr<int64_t>();
     p[0] = static_cast<int64_t>(w.crc);
     p[1] = w.bytes;
@@ -288,9 +308,13 @@ std::string save(dist::Communicator& comm, const std::string& root, const SaveRe
     throw;
   }
   if (rank == 0)
-    pruner().start([doomed = prunable(root, req.global_step, keep)] {
+    pruner().start([doomed = prunable(root, req.global_step, keep), spares = fs::path(root) / kSpares,
+                    recycle = keep.recycle, world] {
       for (const auto& d : doomed) {
-        remove_checkpoint(d);
+        if (recycle)
+          recycle_checkpoint(d, spares, world);
+        else
+          remove_checkpoint(d);
         log::debug("pruned checkpoint ", d.string());
       }
     });

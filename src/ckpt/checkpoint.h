@@ -39,10 +39,14 @@ struct SaveRequest {
 struct KeepPolicy {
   int keep_last = 3;            // newest committed checkpoints kept (0: all)
   bool keep_phase_ends = true;  // checkpoints with reason phase_end are never pruned
+  // Pruning keeps one shard file per rank as a spare (<root>/.recycle/rank_<5 digits>.h5, moved
+  // there, manifest removed first) and the rank's next save overwrites it in place instead of
+  // creating a file (write_shard's `spare`). Costs up to one checkpoint of disk space.
+  bool recycle = true;
 };
 
 /// Collective. Writes <root>/step_<global_step>/ (replacing one of that step) and commits it;
-/// prunes older ones per `keep` (rank 0). Returns the directory. Throws (on every rank) when any rank failed; the incomplete
+/// prunes older ones per `keep` (rank 0, in the background). Returns the directory. Throws (on every rank) when any rank failed; the incomplete
 /// directory is then removed and older checkpoints are untouched.
 std::string save(dist::Communicator& comm, const std::string& root, const SaveRequest& req,
                  const KeepPolicy& keep);

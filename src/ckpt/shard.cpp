@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <limits.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/uio.h>
 #include <sys/stat.h>
@@ -226,10 +227,32 @@ void write_all(int fd, std::vector<iovec> iov, const std::string& path, int64_t 
   }
 }
 
+// flock() failures that mean the file system has no such locks (some NFS and Lustre mounts),
+// rather than that another open file holds one.
+bool no_flock_support(int err) {
+  return err == ENOLCK || err == EOPNOTSUPP || err == ENOTSUP || err == EINVAL || err == ENOSYS;
+}
+
+// The spare file, moved to `path` and opened for writing under an exclusive lock, or -1 when there
+// is none or it cannot be locked at once (a reader has it mapped, or no flock here); an unusable
+// spare is removed. A reader that opened the file before the move and locks it after this write
+// sees other bytes than its manifest's CRC and fails cleanly.
+int take_spare(const std::string& spare, const std::string& path) {
+  const int fd = ::open(spare.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0 || ::rename(spare.c_str(), path.c_str()) != 0) {
+    ::close(fd);
+    ::unlink(spare.c_str());
+    return -1;
+  }
+  return fd;
+}
+
 }  // namespace
 
 ShardWritten write_shard(const std::string& path, const NamedTensors& tensors0,
-                         const std::map<std::string, int64_t>& attrs, const std::string& fault_tag) {
+                         const std::map<std::string, int64_t>& attrs, const std::string& fault_tag,
+                         const std::string& spare) {
   NamedTensors tensors;
   tensors.reserve(tensors0.size());
   for (const auto& [k, t] : tensors0) tensors.emplace_back(k, t.detach().to(torch::kCPU).contiguous());
@@ -252,19 +275,22 @@ ShardWritten write_shard(const std::string& path, const NamedTensors& tensors0,
     iov.resize(keep);
     crash = true;
   }
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  int fd = spare.empty() ? -1 : take_spare(spare, path);
+  const bool recycled = fd >= 0;
+  if (!recycled) fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   OFA_CHECK_KIND(kIo, fd >= 0, path, ": cannot create: ", errno_text(errno));
   write_all(fd, std::move(iov), path, lay->size);
   if (crash) {
     ::fsync(fd);
     ::kill(::getpid(), SIGKILL);
   }
-  if (::fsync(fd) != 0 || ::close(fd) != 0) {
+  // A reused file may have been longer: cut it to this shard's size.
+  if ((recycled && ::ftruncate(fd, lay->size) != 0) || ::fsync(fd) != 0 || ::close(fd) != 0) {
     const int err = errno;
     ::unlink(path.c_str());
-    fail(ErrorKind::kIo, path, ": fsync/close failed: ", errno_text(err));
+    fail(ErrorKind::kIo, path, ": truncate/fsync/close failed: ", errno_text(err));
   }
-  return {lay->size, crc, lay->offsets};
+  return {lay->size, crc, lay->offsets, recycled};
 }
 
 namespace {
@@ -290,6 +316,14 @@ ShardBytes read_shard_bytes(const std::string& path, int64_t want_bytes, const s
     ::close(fd);
     fail(ErrorKind::kIo, path, ": cannot stat");
   }
+  // Held until the bytes are released: a save may reuse a pruned checkpoint's shard file, but
+  // not one that is locked (write_shard). Held exclusively means it is being rewritten right now.
+  if (::flock(fd, LOCK_SH | LOCK_NB) != 0 && !no_flock_support(errno)) {
+    const int err = errno;
+    ::close(fd);
+    fail(ErrorKind::kIo, path, ": locked by a checkpoint write that reuses this pruned shard file (",
+         errno_text(err), ")");
+  }
   if (static_cast<int64_t>(st.st_size) != want_bytes) {
     ::close(fd);
     fail(ErrorKind::kData, path, ": ", st.st_size, " bytes, the manifest says ", want_bytes,
@@ -299,16 +333,21 @@ ShardBytes read_shard_bytes(const std::string& path, int64_t want_bytes, const s
   // so an in-place change copies a page, never touches the file), which saves read()'s copy of
   // every byte; the CRC pass then faults the pages in, sequentially. As torch.load(mmap=True) and
   // safetensors do. A file system that cannot map falls back to read(). The mapping lives as long
-  // as a tensor of it. Our writers never truncate a committed shard: pruning unlinks, and a step
-  // written again has its directory removed first (save()), and an unlinked file stays mapped.
+  // as a tensor of it, and so do the descriptor and its shared lock: a save overwrites a pruned
+  // shard in place only when it gets an exclusive lock (write_shard); otherwise our writers never
+  // change a committed shard (pruning moves or unlinks it, and a step written again has its
+  // directory removed first), and an unlinked file stays mapped.
   const size_t len = static_cast<size_t>(want_bytes);
   void* map = len > 0 ? ::mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0) : MAP_FAILED;
   if (map != MAP_FAILED) {
     // Sequential readahead for the CRC pass. (MADV_WILLNEED as well made a cold 90 MiB shard on
     // this VM's disk slower: 120-135 ms against 50-62 ms with MADV_SEQUENTIAL alone.)
     ::madvise(map, len, MADV_SEQUENTIAL);
-    ::close(fd);
-    ShardBytes mapped{std::shared_ptr<uint8_t>(static_cast<uint8_t*>(map), [len](uint8_t* q) { ::munmap(q, len); }),
+    ShardBytes mapped{std::shared_ptr<uint8_t>(static_cast<uint8_t*>(map),
+                                               [len, fd](uint8_t* q) {
+                                                 ::munmap(q, len);
+                                                 ::close(fd);
+                                               }),
                       want_bytes, path};
     check_crc(path, crc32c(mapped.data.get(), len), want_crc);
     return mapped;

@@ -33,14 +33,24 @@ struct ShardWritten {
   int64_t bytes = 0;
   uint32_t crc = 0;
   std::vector<int64_t> offsets;  // file offset of each tensor's data (-1 for an empty tensor)
+  bool recycled = false;         // the spare file was overwritten (no new file was created)
 };
 
 /// Writes `tensors` (CPU contiguous copies are made as needed) and integer root attributes `attrs`
 /// to `path` as an HDF5 file and fsyncs it. kIo naming the path on failure (a partial file is
 /// removed; ENOSPC says "disk full"). Test hook: OFA_CKPT_FAULT=kill:<fault_tag> writes half of
 /// the file, fsyncs and SIGKILLs this process (a crash in the middle of a checkpoint).
+///
+/// `spare`, when not empty, names a file that may be reused (a pruned checkpoint's shard, as
+/// PostgreSQL recycles WAL segments): if it exists and nobody has it mapped, it is moved to `path`
+/// and overwritten in place, so the write lands in pages the page cache already holds instead of
+/// newly allocated ones (docs/performance.md: on this VM a new 44 MiB file after an idle spell is
+/// ~10x slower to write). Readers hold a shared flock() while they map a shard (read_shard_bytes);
+/// the reuse takes an exclusive one without waiting, and a spare it cannot lock (or a file system
+/// without flock) is removed, and a new file written.
 ShardWritten write_shard(const std::string& path, const NamedTensors& tensors,
-                         const std::map<std::string, int64_t>& attrs, const std::string& fault_tag = "");
+                         const std::map<std::string, int64_t>& attrs, const std::string& fault_tag = "",
+                         const std::string& spare = "");
 
 /// A whole shard file in memory (a private mapping, or a 64-byte aligned buffer where the file
 /// system cannot map); tensors are views into it (tensor_at) and keep it alive.
@@ -50,7 +60,8 @@ struct ShardBytes {
   std::string label;  // the file, for errors
 };
 /// Maps (else reads) `path` whole and checks its CRC over every byte; kIo when missing or unreadable, kData when its size or CRC32C (8 hex
-/// digits) differs from the manifest's, naming the file.
+/// digits) differs from the manifest's, naming the file. A mapping holds the file open with a
+/// shared flock() for as long as it lives, so no save reuses the file under it (write_shard).
 ShardBytes read_shard_bytes(const std::string& path, int64_t want_bytes, const std::string& want_crc);
 /// The tensor stored at `offset` (a view that keeps the buffer alive); kData naming `where` when
 /// the range is outside the file.

@@ -17,20 +17,36 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-template <class F>
-double median_seconds(dist::Communicator& comm, int reps, F&& f) {
-  std::vector<double> t;
-  for (int i = 0; i < reps + 2; ++i) {
+// Times a() and b() in alternating order, one of each per round, so that both see the same state
+// of the machine (this VM's MPI switches between a fast and a slow mode for whole stretches);
+// returns the medians of the slowest rank's times.
+template <class A, class B>
+std::pair<double, double> paired_median_seconds(dist::Communicator& comm, int reps, A&& a, B&& b) {
+  std::vector<double> ta, tb;
+  auto time_one = [&](auto& f) {
     comm.barrier();
     const auto t0 = Clock::now();
     f();
-    const double dt = std::chrono::duration<double>(Clock::now() - t0).count();
-    auto v = torch::tensor({dt}, torch::kDouble);
+    auto v = torch::tensor({std::chrono::duration<double>(Clock::now() - t0).count()}, torch::kDouble);
     comm.all_reduce(v, dist::ReduceOp::kMax);  // the slowest rank defines the collective's time
-    if (i >= 2) t.push_back(v.item<double>());
+    return v.item<double>();
+  };
+  for (int i = 0; i < reps + 2; ++i) {
+    double da, db;
+    if (i % 2 == 0) {
+      da = time_one(a);
+      db = time_one(b);
+    } else {
+      db = time_one(b);
+      da = time_one(a);
+    }
+    if (i < 2) continue;  // warm-up
+    ta.push_back(da);
+    tb.push_back(db);
   }
-  std::sort(t.begin(), t.end());
-  return t[t.size() / 2];
+  std::sort(ta.begin(), ta.end());
+  std::sort(tb.begin(), tb.end());
+  return {ta[ta.size() / 2], tb[tb.size() / 2]};
 }
 
 }  // namespace
@@ -58,16 +74,17 @@ int cmd_bench_reducer(const Args& in, Context& ctx) {
   }
   const double factor = n > 1 ? 2.0 * (n - 1) / n : 1.0;
   auto flat = torch::randn({bytes / 4});
-  const double raw = median_seconds(comm, std::stoi(reps), [&] { comm.all_reduce(flat); });
   dist::ReducerOptions ro;
   ro.prescaled = true;  // as the trainer runs it: each loss scaled by 1/ranks, buckets only summed
   ro.bucket_bytes = static_cast<int64_t>(std::stod(bucket_mb) * (1 << 20));
   ro.first_bucket_bytes = static_cast<int64_t>(std::stod(first_mb) * (1 << 20));
   dist::Reducer reducer(comm, params, ro);
-  const double ours = median_seconds(comm, std::stoi(reps), [&] {
-    reducer.arm(torch::Tensor());
-    reducer.finish();
-  });
+  const auto [raw, ours] = paired_median_seconds(
+      comm, std::stoi(reps), [&] { comm.all_reduce(flat); },
+      [&] {
+        reducer.arm(torch::Tensor());
+        reducer.finish();
+      });
   // Overlap on the real step: max subnet forward + backward with the reducer armed.
   net->set_active(supernet::max_subnet(space));
   auto x = torch::randn({std::stoi(batch), space.in_channels, space.resolutions.back(), space.resolutions.back()});

@@ -151,6 +151,7 @@ void visit(V& v, CheckpointOptions& c) {
   v.field("on_stop", c.on_stop);
   v.field("keep_last", c.keep_last, Range{0, 1e6});
   v.field("keep_phase_ends", c.keep_phase_ends);
+  v.field("recycle", c.recycle);
   v.field("resume", c.resume);
   v.field("requeue", c.requeue);
   v.field("allow_config_change", c.allow_config_change);

@@ -87,6 +87,7 @@ struct CheckpointOptions {
   bool on_stop = true;         // when train.max_steps stops the run
   int keep_last = 3;           // newest committed checkpoints kept (0: all)
   bool keep_phase_ends = true; // phase-end checkpoints are never pruned
+  bool recycle = true;         // pruned shard files are reused by the next save (ckpt::KeepPolicy)
   std::string resume = "auto"; // auto (newest valid one, if any) | none | a checkpoint directory
   bool requeue = true;         // after a preemption checkpoint under Slurm: scontrol requeue
   bool allow_config_change = false;  // resume even if the training config's hash differs

@@ -99,7 +99,7 @@ void Trainer::State::save_checkpoint(int next_phase, int64_t next_step, const st
   if (stop_signal != 0) state["signal"] = stop_signal;
   req.state = state;
   req.extra = {{"config_hash", cfg.config_hash}, {"run_name", cfg.run.name}, {"energy", gather_energy()}};
-  ckpt::KeepPolicy keep{cfg.checkpoint.keep_last, cfg.checkpoint.keep_phase_ends};
+  ckpt::KeepPolicy keep{cfg.checkpoint.keep_last, cfg.checkpoint.keep_phase_ends, cfg.checkpoint.recycle};
   last_checkpoint = ckpt::save(comm, ckpt_root(), req, keep);
   last_ckpt_step = global_step;
   last_ckpt = Clock::now();

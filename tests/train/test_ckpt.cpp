@@ -2,7 +2,11 @@
 // corrupt checkpoints, a write that fails on one rank, and the trainer's resume: bit-exact at the
 // same world size across a phase boundary, and 2 -> 1 ranks at the same sample position.
 #include <gtest/gtest.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <torch/torch.h>
 
 #include <csignal>
@@ -118,6 +122,103 @@ TEST(Ckpt, SaveSplitsByBytesAndLoadRoundTrips) {
   comm.barrier();
   EXPECT_FALSE(fs::exists(dir));
   EXPECT_TRUE(torch::equal(loaded.shared["model/b.0.weight"], req.shared[2].second));
+}
+
+// Pruning keeps each rank's shard file as a spare and the next save overwrites it in place
+// (same inode, right bytes, cut to a smaller size when needed), but never while a load has it
+// mapped; a mapped shard's bytes stay the ones loaded, and a shard locked by a rewrite is refused.
+TEST(Ckpt, PrunedShardFilesAreReusedButNeverUnderAMapping) {
+  auto& comm = test_comm();
+  const auto root = shared_dir(comm, "ckpt_recycle");
+  const fs::path spares = fs::path(root) / ".recycle";
+  char name[32];
+  std::snprintf(name, sizeof name, "rank_%05d.h5", comm.rank());
+  const std::string mine = name;
+  auto inode = [](const fs::path& p) -> ino_t {
+    struct stat st {};
+    return ::stat(p.c_str(), &st) == 0 ? st.st_ino : 0;
+  };
+  auto request = [&](int64_t step) {
+    auto r = sample_request(comm, step);
+    for (auto& [k, t] : r.shared)
+      if (t.is_floating_point()) t.add_(static_cast<double>(step));  // other bytes at every step
+    return r;
+  };
+  auto save = [&](int64_t step, const ckpt::KeepPolicy& keep, ckpt::SaveRequest r = {}) {
+    if (r.shared.empty()) r = request(step);
+    const auto dir = ckpt::save(comm, root, r, keep);
+    if (comm.rank() == 0) (void)ckpt::list(root);  // waits for rank 0's background prune
+    comm.barrier();
+    return fs::path(dir);
+  };
+  auto expect_loads = [&](const ckpt::Loaded& l, const ckpt::SaveRequest& r) {
+    for (const auto& [k, t] : r.shared) {
+      ASSERT_TRUE(l.shared.count(k)) << k;
+      EXPECT_TRUE(torch::equal(l.shared.at(k), t)) << k;
+    }
+  };
+  const ckpt::KeepPolicy keep{1, false};  // recycle: on by default
+  if (comm.rank() == 0) {
+    fs::create_directories(spares);
+    std::ofstream(spares / "rank_00077.h5") << "a spare of a rank this world does not have";
+  }
+  comm.barrier();
+  const auto d1 = save(1, keep);
+  const ino_t ino1 = inode(d1 / mine);
+  ASSERT_NE(ino1, 0u);
+  const auto d2 = save(2, keep);
+  const ino_t ino2 = inode(d2 / mine);
+  EXPECT_FALSE(fs::exists(d1));
+  EXPECT_EQ(inode(spares / mine), ino1);  // step 1's file is this rank's spare now
+  EXPECT_FALSE(fs::exists(spares / "rank_00077.h5"));
+  const auto d3 = save(3, keep);
+  EXPECT_EQ(inode(d3 / mine), ino1);  // overwritten in place, no new file
+  EXPECT_EQ(inode(spares / mine), ino2);
+  EXPECT_EQ(ckpt::verify(d3.string()), "");
+  expect_loads(ckpt::load(comm, d3.string()), request(3));
+
+  // Step 3 stays loaded (mapped) while it is pruned and becomes the spare: save 5 must not reuse it.
+  auto held = ckpt::load(comm, d3.string());
+  const auto d4 = save(4, keep);
+  EXPECT_EQ(inode(d4 / mine), ino2);
+  EXPECT_EQ(inode(spares / mine), ino1);
+  const auto d5 = save(5, keep);
+  EXPECT_NE(inode(d5 / mine), ino1);
+  EXPECT_EQ(inode(spares / mine), ino2);
+  EXPECT_EQ(ckpt::verify(d5.string()), "");
+  expect_loads(held, request(3));
+  expect_loads(ckpt::load(comm, d5.string()), request(5));
+  held = {};
+
+  // A smaller shard written over a larger spare is cut to its size.
+  auto small = request(6);
+  small.shared.erase(small.shared.begin() + 2);  // the 73 KiB conv weight
+  const auto d6 = save(6, keep, small);
+  EXPECT_EQ(inode(d6 / mine), ino2);
+  EXPECT_EQ(ckpt::verify(d6.string()), "");
+  expect_loads(ckpt::load(comm, d6.string()), small);
+
+  // A load refuses a shard that a rewrite holds locked, naming it.
+  const int fd = ::open((d6 / "rank_00000.h5").c_str(), O_RDONLY);
+  ASSERT_GE(fd, 0);
+  if (comm.rank() == 0) {
+    ASSERT_EQ(::flock(fd, LOCK_EX | LOCK_NB), 0);
+  }
+  comm.barrier();
+  expect_error([&] { ckpt::load(comm, d6.string()); }, ErrorKind::kIo, {"rank_00000.h5", "locked"});
+  ::close(fd);
+  comm.barrier();
+
+  // recycle off: pruning deletes, and a save creates its file even when a spare is there.
+  ckpt::KeepPolicy no_recycle = keep;
+  no_recycle.recycle = false;
+  const ino_t spare = inode(spares / mine);
+  ASSERT_NE(spare, 0u);
+  const auto d7 = save(7, no_recycle);
+  EXPECT_NE(inode(d7 / mine), spare);
+  EXPECT_EQ(inode(spares / mine), spare);  // step 6 was deleted, not moved
+  EXPECT_FALSE(fs::exists(d6));
+  EXPECT_EQ(ckpt::verify(d7.string()), "");
 }
 
 TEST(Ckpt, ABadManifestIsRefusedNamingTheFileAndKey) {
