@@ -93,6 +93,7 @@ int cmd_bench_ckpt(const Args& in, Context& ctx) {
   take_option(args, "--space", space_file);
   take_option(args, "--dir", dir);
   take_option(args, "--reps", reps);
+  const bool no_recycle = take_flag(args, "--no-recycle");  // pruning deletes, every save creates new files
   reject_leftover_options(args, "bench ckpt");
   auto& comm = ctx.comm;
   const int world = comm.size(), rank = comm.rank();
@@ -136,7 +137,7 @@ int cmd_bench_ckpt(const Args& in, Context& ctx) {
   // Raw baseline: each rank writes (then reads) its 1/N of the bytes as one file, fsynced.
   const std::string raw_path = (fs::path(root) / ("raw_" + std::to_string(rank) + ".bin")).string();
   const std::string blob(static_cast<size_t>(total / world), '\x5a');
-  ckpt::KeepPolicy keep{1, false};
+  ckpt::KeepPolicy keep{1, false, !no_recycle};
   std::string last;
   std::vector<double> raw_ws, ck_ws, raw_rs, raw_rbs, raw_alls, ck_rs;
   for (int i = 0; i < n; ++i) {
@@ -179,7 +180,7 @@ int cmd_bench_ckpt(const Args& in, Context& ctx) {
     const double mb = total / 1048576.0;
     std::cout << std::fixed << std::setprecision(1) << "checkpoint of " << space_file << ": " << mb << " MiB on "
               << world << " rank(s), " << req.shared.size() << " shared tensors, median of " << n << ", in " << root
-              << "\n";
+              << (no_recycle ? ", pruned files deleted" : ", pruned files reused") << "\n";
     std::cout << "  write: raw " << mb / raw_w << " MiB/s, checkpoint " << mb / ck_w << " MiB/s, ratio "
               << std::setprecision(2) << raw_w / ck_w << "\n";
     std::cout << std::setprecision(1) << "  read:  raw " << mb / raw_r << " MiB/s, checkpoint " << mb / ck_r
