@@ -1,9 +1,10 @@
 // `ofa bench reducer`: our bucketed Reducer against a raw all_reduce of the same bytes (one flat
-// buffer, straight to MPI_Allreduce), reported as bus bandwidth = bytes / time x 2(n-1)/n as
+// buffer, straight to MPI_Allreduce; also one raw call per bucket of the Reducer's layout), reported as bus bandwidth = bytes / time x 2(n-1)/n as
 // nccl-tests does; then the fraction of gradient sync hidden behind backward on the real supernet.
 #include <torch/torch.h>
 
 #include <chrono>
+#include <functional>
 #include <iostream>
 
 #include "cli/commands.h"
@@ -17,36 +18,30 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// Times a() and b() in alternating order, one of each per round, so that both see the same state
-// of the machine (this VM's MPI switches between a fast and a slow mode for whole stretches);
-// returns the medians of the slowest rank's times.
-template <class A, class B>
-std::pair<double, double> paired_median_seconds(dist::Communicator& comm, int reps, A&& a, B&& b) {
-  std::vector<double> ta, tb;
-  auto time_one = [&](auto& f) {
-    comm.barrier();
-    const auto t0 = Clock::now();
-    f();
-    auto v = torch::tensor({std::chrono::duration<double>(Clock::now() - t0).count()}, torch::kDouble);
-    comm.all_reduce(v, dist::ReduceOp::kMax);  // the slowest rank defines the collective's time
-    return v.item<double>();
-  };
+// Times each of `fs` once per round, the order rotating from round to round, so that all see the
+// same state of the machine (this VM's MPI switches between a fast and a slow mode for whole
+// stretches); returns each one's median of the slowest rank's times.
+std::vector<double> rotated_median_seconds(dist::Communicator& comm, int reps,
+                                           const std::vector<std::function<void()>>& fs) {
+  const size_t k = fs.size();
+  std::vector<std::vector<double>> t(k);
   for (int i = 0; i < reps + 2; ++i) {
-    double da, db;
-    if (i % 2 == 0) {
-      da = time_one(a);
-      db = time_one(b);
-    } else {
-      db = time_one(b);
-      da = time_one(a);
+    for (size_t j = 0; j < k; ++j) {
+      const size_t f = (static_cast<size_t>(i) + j) % k;
+      comm.barrier();
+      const auto t0 = Clock::now();
+      fs[f]();
+      auto v = torch::tensor({std::chrono::duration<double>(Clock::now() - t0).count()}, torch::kDouble);
+      comm.all_reduce(v, dist::ReduceOp::kMax);  // the slowest rank defines the collective's time
+      if (i >= 2) t[f].push_back(v.item<double>());  // two warm-up rounds
     }
-    if (i < 2) continue;  // warm-up
-    ta.push_back(da);
-    tb.push_back(db);
   }
-  std::sort(ta.begin(), ta.end());
-  std::sort(tb.begin(), tb.end());
-  return {ta[ta.size() / 2], tb[tb.size() / 2]};
+  std::vector<double> med;
+  for (auto& v : t) {
+    std::sort(v.begin(), v.end());
+    med.push_back(v[v.size() / 2]);
+  }
+  return med;
 }
 
 }  // namespace
@@ -79,12 +74,21 @@ int cmd_bench_reducer(const Args& in, Context& ctx) {
   ro.bucket_bytes = static_cast<int64_t>(std::stod(bucket_mb) * (1 << 20));
   ro.first_bucket_bytes = static_cast<int64_t>(std::stod(first_mb) * (1 << 20));
   dist::Reducer reducer(comm, params, ro);
-  const auto [raw, ours] = paired_median_seconds(
-      comm, std::stoi(reps), [&] { comm.all_reduce(flat); },
-      [&] {
-        reducer.arm(torch::Tensor());
-        reducer.finish();
-      });
+  // Contenders: one MPI_Allreduce of all the bytes (the goal's baseline); one MPI_Allreduce per
+  // bucket of the Reducer's layout, called directly (what the layout costs in MPI alone); the
+  // Reducer (arm + finish, everything ready: finish() reduces the buckets inline).
+  std::vector<torch::Tensor> buckets;
+  for (int b = 0; b < reducer.num_buckets(); ++b) buckets.push_back(reducer.bucket(b));
+  const auto med = rotated_median_seconds(comm, std::stoi(reps),
+                                          {[&] { comm.all_reduce(flat); },
+                                           [&] {
+                                             for (auto& b : buckets) comm.all_reduce(b);
+                                           },
+                                           [&] {
+                                             reducer.arm(torch::Tensor());
+                                             reducer.finish();
+                                           }});
+  const double raw = med[0], per_bucket = med[1], ours = med[2];
   // Overlap on the real step: max subnet forward + backward with the reducer armed.
   net->set_active(supernet::max_subnet(space));
   auto x = torch::randn({std::stoi(batch), space.in_channels, space.resolutions.back(), space.resolutions.back()});
@@ -107,6 +111,8 @@ int cmd_bench_reducer(const Args& in, Context& ctx) {
     std::printf("bench reducer: %d ranks (%s), %.2f MiB of gradients in %d buckets\n", n, comm.backend().c_str(),
                 bytes / 1048576.0, reducer.num_buckets());
     std::printf("  raw all_reduce (one flat buffer): %8.3f ms  busbw %7.3f GB/s\n", raw * 1e3, bytes / raw * factor / 1e9);
+    std::printf("  raw all_reduce, one per bucket:   %8.3f ms  busbw %7.3f GB/s  (Reducer vs this: %.3f)\n",
+                per_bucket * 1e3, bytes / per_bucket * factor / 1e9, per_bucket / ours);
     std::printf("  Reducer (buckets, comm thread):  %8.3f ms  busbw %7.3f GB/s  ratio %.3f\n", ours * 1e3,
                 bytes / ours * factor / 1e9, raw / ours);
     std::printf("  max-subnet step (batch %s): %.1f ms; sync %.2f ms of which %.2f ms waited after backward: "
