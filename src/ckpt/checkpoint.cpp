@@ -1,6 +1,8 @@
 // Sharded checkpoints: collective save and load, listing, verification (see checkpoint.h).
 #include "ckpt/checkpoint.h"
 
+#include <sys/resource.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
@@ -123,6 +125,19 @@ void recycle_checkpoint(const fs::path& dir, const fs::path& spares, int world) 
     if (std::sscanf(name.c_str(), "rank_%d.h5", &r) != 1 || r >= world) fs::remove(f.path(), ec);
   }
   fs::remove_all(dir, ec);
+}
+
+// A mapped shard keeps its file open (for its shared lock, see read_shard_bytes), so a load holds
+// one descriptor per shard: raise the soft limit towards the hard one when that is not enough
+// (1024 by default; a checkpoint of a 4096-rank job has 4096 shards). Best effort: past the hard
+// limit the open fails with EMFILE, naming the shard.
+void make_room_for_open_files(int64_t files) {
+  struct rlimit rl {};
+  if (::getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) return;
+  const rlim_t want = static_cast<rlim_t>(files) + 256;
+  if (rl.rlim_cur >= want) return;
+  rl.rlim_cur = rl.rlim_max == RLIM_INFINITY ? want : std::min(want, rl.rlim_max);
+  (void)::setrlimit(RLIMIT_NOFILE, &rl);
 }
 
 // The step_* directories under root, oldest first (list() without waiting for a prune).
@@ -344,6 +359,7 @@ Loaded load(dist::Communicator& comm, const std::string& dir) {
   // ranks share the cached pages: faster than a read of 1/N plus MPI broadcasts (docs/
   // performance.md). Every rank sees the same files, so a bad one fails all.
   std::vector<ShardBytes> files(static_cast<size_t>(old_world));
+  make_room_for_open_files(old_world);
   agree(comm, attempt([&] {
     for (int k = 0; k < old_world; ++k) {
       const int f = (rank + k) % old_world;

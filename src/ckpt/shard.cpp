@@ -16,6 +16,7 @@
 #include <cstring>
 #include <filesystem>
 #include <mutex>
+#include <set>
 
 #include "ckpt/crc32c.h"
 #include "core/error.h"
@@ -233,6 +234,27 @@ bool no_flock_support(int err) {
   return err == ENOLCK || err == EOPNOTSUPP || err == ENOTSUP || err == EINVAL || err == ENOSYS;
 }
 
+// The files this process has mapped, by (device, inode). The flock() below already covers them on
+// local file systems, where locks belong to open files; on NFS flock() is emulated with POSIX
+// locks, which belong to the process and never conflict with its own, so this process checks its
+// own mappings itself.
+struct MappedFiles {
+  std::mutex mu;
+  std::multiset<std::pair<dev_t, ino_t>> ids;
+};
+MappedFiles& mapped_files() {
+  static auto* m = new MappedFiles;  // never destroyed: a mapping may outlive static destruction
+  return *m;
+}
+
+bool mapped_here(int fd) {
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) return true;  // unknown: do not reuse
+  auto& m = mapped_files();
+  std::lock_guard<std::mutex> lock(m.mu);
+  return m.ids.count({st.st_dev, st.st_ino}) > 0;
+}
+
 // The spare file, moved to `path` and opened for writing under an exclusive lock, or -1 when there
 // is none or it cannot be locked at once (a reader has it mapped, or no flock here); an unusable
 // spare is removed. A reader that opened the file before the move and locks it after this write
@@ -240,7 +262,7 @@ bool no_flock_support(int err) {
 int take_spare(const std::string& spare, const std::string& path) {
   const int fd = ::open(spare.c_str(), O_WRONLY | O_CLOEXEC);
   if (fd < 0) return -1;
-  if (::flock(fd, LOCK_EX | LOCK_NB) != 0 || ::rename(spare.c_str(), path.c_str()) != 0) {
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0 || mapped_here(fd) || ::rename(spare.c_str(), path.c_str()) != 0) {
     ::close(fd);
     ::unlink(spare.c_str());
     return -1;
@@ -343,9 +365,19 @@ ShardBytes read_shard_bytes(const std::string& path, int64_t want_bytes, const s
     // Sequential readahead for the CRC pass. (MADV_WILLNEED as well made a cold 90 MiB shard on
     // this VM's disk slower: 120-135 ms against 50-62 ms with MADV_SEQUENTIAL alone.)
     ::madvise(map, len, MADV_SEQUENTIAL);
+    const std::pair<dev_t, ino_t> id{st.st_dev, st.st_ino};
+    {
+      std::lock_guard<std::mutex> lock(mapped_files().mu);
+      mapped_files().ids.insert(id);
+    }
     ShardBytes mapped{std::shared_ptr<uint8_t>(static_cast<uint8_t*>(map),
-                                               [len, fd](uint8_t* q) {
+                                               [len, fd, id](uint8_t* q) {
                                                  ::munmap(q, len);
+                                                 {
+                                                   auto& m = mapped_files();
+                                                   std::lock_guard<std::mutex> lock(m.mu);
+                                                   m.ids.erase(m.ids.find(id));
+                                                 }
                                                  ::close(fd);
                                                }),
                       want_bytes, path};

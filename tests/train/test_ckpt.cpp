@@ -178,7 +178,11 @@ TEST(Ckpt, PrunedShardFilesAreReusedButNeverUnderAMapping) {
   expect_loads(ckpt::load(comm, d3.string()), request(3));
 
   // Step 3 stays loaded (mapped) while it is pruned and becomes the spare: save 5 must not reuse it.
+  // At 2 ranks rank 0 lets go of its mapping at once, so its spare is mapped only by rank 1, another
+  // process, whose shared flock is then all that protects it.
   auto held = ckpt::load(comm, d3.string());
+  const bool holds = comm.size() == 1 || comm.rank() != 0;
+  if (!holds) held = {};
   const auto d4 = save(4, keep);
   EXPECT_EQ(inode(d4 / mine), ino2);
   EXPECT_EQ(inode(spares / mine), ino1);
@@ -186,7 +190,7 @@ TEST(Ckpt, PrunedShardFilesAreReusedButNeverUnderAMapping) {
   EXPECT_NE(inode(d5 / mine), ino1);
   EXPECT_EQ(inode(spares / mine), ino2);
   EXPECT_EQ(ckpt::verify(d5.string()), "");
-  expect_loads(held, request(3));
+  if (holds) expect_loads(held, request(3));
   expect_loads(ckpt::load(comm, d5.string()), request(5));
   held = {};
 
