@@ -104,6 +104,7 @@ ShardBytes read_shard(const std::string& dir, const Manifest& m, size_t i) {
 }
 
 constexpr const char* kSpares = ".recycle";
+constexpr const char* kAbandoned = "abandoned";
 
 void remove_checkpoint(const fs::path& dir) {
   std::error_code ec;
@@ -391,6 +392,24 @@ Loaded load(dist::Communicator& comm, const std::string& dir) {
 std::vector<Entry> list(const std::string& root) {
   pruner().wait();
   return list_dir(root);
+}
+
+std::vector<std::string> set_aside_newer(const std::string& root, int64_t step) {
+  std::vector<std::string> moved;
+  const fs::path aside = fs::path(root) / kAbandoned;
+  for (const auto& e : list(root)) {
+    if (e.step <= step) continue;
+    std::error_code ec;
+    fs::create_directories(aside, ec);
+    // A step abandoned before keeps its name; a later one of the same number gets a suffix.
+    fs::path to = aside / fs::path(e.dir).filename();
+    for (int k = 1; fs::exists(to, ec); ++k) to = aside / (fs::path(e.dir).filename().string() + "." + std::to_string(k));
+    fs::rename(e.dir, to, ec);
+    OFA_CHECK_KIND(kIo, !ec, e.dir, ": cannot move it to ", to.string(), ": ", ec.message());
+    moved.push_back(to.string());
+  }
+  if (!moved.empty()) fsync_dir(root);
+  return moved;
 }
 
 std::string verify(const std::string& dir) {

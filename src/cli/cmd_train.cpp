@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <sstream>
 
 #include "cli/carbon_files.h"
 #include "cli/commands.h"
@@ -51,6 +52,8 @@ int cmd_train(const Args& in, Context& ctx) {
   signals::install_stop_handlers();
   if (ctx.comm.rank() == 0) {
     fs::create_directories(cfg.run.dir);
+    log::tee_to_file((fs::path(cfg.run.dir) / "train.log").string());
+    log::file_only("ofa train " + args[0] + ": " + std::to_string(ctx.comm.size()) + " rank(s)");
     const fs::path cfg_path = fs::path(cfg.run.dir) / "config.yaml";
     // Keep the run's own config when a resume is about to refuse a different one (loses nothing).
     bool keep_old = false;
@@ -76,13 +79,17 @@ int cmd_train(const Args& in, Context& ctx) {
                                            std::to_string(result.global_steps) + " after checkpoint " +
                                            result.last_checkpoint + "; run the same command again to resume");
   if (ctx.comm.rank() == 0) {
-    std::cout << "\n" << result.global_steps << " steps in " << train::format_duration(result.seconds) << ", "
-              << static_cast<int>(result.images_per_s) << " img/s\n";
+    std::ostringstream os;
+    os << result.global_steps << " steps in " << train::format_duration(result.seconds) << ", "
+       << static_cast<int>(result.images_per_s) << " img/s\n";
     if (!result.test_grid.empty())
-      std::cout << "final test accuracy (BN recalibrated):\n" << train::Progress::table(result.test_grid);
-    std::cout << "results: " << cfg.run.dir << "/{config.yaml,metrics.jsonl,supernet.pt,checkpoints/}\n";
+      os << "final test accuracy (BN recalibrated):\n" << train::Progress::table(result.test_grid);
+    os << "results: " << cfg.run.dir << "/{config.yaml,metrics.jsonl,train.log,supernet.pt,checkpoints/}\n";
     if (cfg.energy.enabled)
-      std::cout << "energy and carbon: " << cfg.run.dir << "/{energy.csv,report/carbon.html,report/carbon.json}\n";
+      os << "energy and carbon: " << cfg.run.dir << "/{energy.csv,report/carbon.html,report/carbon.json}\n";
+    std::cout << "\n" << os.str();
+    std::istringstream lines(os.str());
+    for (std::string line; std::getline(lines, line);) log::file_only(line);
   }
   return 0;
 }

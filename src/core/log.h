@@ -1,5 +1,6 @@
 // The one logger: rank 0 speaks by default; with all_ranks every rank speaks with a "[r03]" prefix.
-// Warnings and errors from any rank always print. Thread-safe; writes to stderr (stdout stays data).
+// Warnings and errors from any rank always print. Thread-safe; writes to stderr (stdout stays data)
+// and, after tee_to_file, to a log file as well.
 #pragma once
 #include <string>
 #include "core/error.h"
@@ -14,6 +15,11 @@ void set_level(Level level);
 int rank();
 bool enabled(Level level);
 void write(Level level, const std::string& msg);
+/// From now on this process's log lines (those it prints) are also appended to `path`, each with
+/// a UTC time stamp (the run dir's train.log). kIo naming the file when it cannot be opened.
+void tee_to_file(const std::string& path);
+/// A line for the log file only (the progress line, which on a terminal refreshes in place).
+void file_only(const std::string& line);
 
 template <class... A>
 void info(const A&... a) {

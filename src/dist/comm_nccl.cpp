@@ -1,7 +1,11 @@
 // The NCCL backend: GPU collectives for CUDA tensors. The unique id travels over the bootstrap
 // communicator (MPI), each rank binds the GPU of its local rank. The only file with <nccl.h>.
-// Collectives run on the current CUDA stream's default (stream 0) and synchronise before return,
-// so callers see finished results like with MPI.
+// Collectives run on the communicator's own non-blocking stream, after the work already queued on
+// the device's legacy default stream (where LibTorch's kernels, the backward's included, go in
+// this program: an event recorded there, waited on by our stream), and synchronise that stream
+// before return, so callers see finished results like with MPI, while compute kernels queued
+// meanwhile keep running (the reducer's comm thread overlaps them). Every call sets the device
+// first: the comm thread, like every new thread, starts on device 0.
 #include <cuda_runtime_api.h>
 #include <nccl.h>
 
@@ -66,9 +70,13 @@ class NcclImpl final : public CommImpl {
     std::memcpy(&id, bytes.data_ptr(), sizeof id);
     OFA_NCCL_CHECK(ncclCommInitRank(&comm_, size_, id, rank_));
     OFA_CUDA_CHECK(cudaMalloc(&scratch_, sizeof(float)));
+    OFA_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
+    OFA_CUDA_CHECK(cudaEventCreateWithFlags(&queued_, cudaEventDisableTiming));
     log::debug("NCCL rank ", rank_, " bound to GPU ", device_);
   }
   ~NcclImpl() override {
+    if (queued_) cudaEventDestroy(queued_);
+    if (stream_) cudaStreamDestroy(stream_);
     if (scratch_) cudaFree(scratch_);
     if (comm_) ncclCommDestroy(comm_);
   }
@@ -79,22 +87,26 @@ class NcclImpl final : public CommImpl {
   std::string name() const override { return "nccl"; }
 
   void barrier() override {
-    OFA_NCCL_CHECK(ncclAllReduce(scratch_, scratch_, 1, ncclFloat32, ncclSum, comm_, nullptr));
+    enter();
+    OFA_NCCL_CHECK(ncclAllReduce(scratch_, scratch_, 1, ncclFloat32, ncclSum, comm_, stream_));
     sync();
   }
   void broadcast(torch::Tensor& t, int root) override {
     check_cuda(t);
-    OFA_NCCL_CHECK(ncclBroadcast(t.data_ptr(), t.data_ptr(), t.numel(), nccl_type(t), root, comm_, nullptr));
+    enter();
+    OFA_NCCL_CHECK(ncclBroadcast(t.data_ptr(), t.data_ptr(), t.numel(), nccl_type(t), root, comm_, stream_));
     sync();
   }
   void all_reduce(torch::Tensor& t, ReduceOp op) override {
     check_cuda(t);
-    OFA_NCCL_CHECK(ncclAllReduce(t.data_ptr(), t.data_ptr(), t.numel(), nccl_type(t), nccl_op(op), comm_, nullptr));
+    enter();
+    OFA_NCCL_CHECK(ncclAllReduce(t.data_ptr(), t.data_ptr(), t.numel(), nccl_type(t), nccl_op(op), comm_, stream_));
     sync();
   }
   void all_gather(const torch::Tensor& in, torch::Tensor& out) override {
     check_cuda(in);
-    OFA_NCCL_CHECK(ncclAllGather(in.data_ptr(), out.data_ptr(), in.numel(), nccl_type(in), comm_, nullptr));
+    enter();
+    OFA_NCCL_CHECK(ncclAllGather(in.data_ptr(), out.data_ptr(), in.numel(), nccl_type(in), comm_, stream_));
     sync();
   }
   [[noreturn]] void abort(int code) override {
@@ -107,12 +119,20 @@ class NcclImpl final : public CommImpl {
   void check_cuda(const torch::Tensor& t) const {
     OFA_CHECK(t.is_cuda(), "NCCL communicator needs CUDA tensors (got ", t.device(), ")");
   }
-  void sync() { OFA_CUDA_CHECK(cudaStreamSynchronize(nullptr)); }
+  // Before a collective: this thread on our device, our stream behind what is queued so far.
+  void enter() {
+    OFA_CUDA_CHECK(cudaSetDevice(device_));
+    OFA_CUDA_CHECK(cudaEventRecord(queued_, nullptr));
+    OFA_CUDA_CHECK(cudaStreamWaitEvent(stream_, queued_, 0));
+  }
+  void sync() { OFA_CUDA_CHECK(cudaStreamSynchronize(stream_)); }
 
   Communicator* bootstrap_;
   int rank_, size_, device_ = 0;
   ncclComm_t comm_ = nullptr;
   void* scratch_ = nullptr;
+  cudaStream_t stream_ = nullptr;
+  cudaEvent_t queued_ = nullptr;
 };
 
 }  // namespace

@@ -59,16 +59,18 @@ StepPlan Coordinator::plan(int phase_index, const PhaseConfig& phase, int64_t st
   std::string msg;
   if (comm_.rank() == 0) msg = sample(phase_index, phase, step).to_json();
   comm_.broadcast_string(msg, 0);
-  StepPlan p = StepPlan::from_json(msg);
-  if (check_ && comm_.size() > 1) {
-    auto mine = torch::tensor({static_cast<int64_t>(p.hash())}, torch::kInt64);
-    auto all = comm_.all_gather(mine);
-    for (int r = 0; r < comm_.size(); ++r)
-      OFA_CHECK_KIND(kInternal, all[r].item<int64_t>() == mine.item<int64_t>(), "ranks disagree on the plan of phase ",
-                     phase_index, " step ", step, ": rank ", r, " has hash ", all[r].item<int64_t>(), ", rank ",
-                     comm_.rank(), " has ", mine.item<int64_t>());
-  }
-  return p;
+  return StepPlan::from_json(msg);
+}
+
+void Coordinator::check_applied(int phase_index, int64_t step, uint64_t applied) const {
+  if (!check_ || comm_.size() <= 1) return;
+  auto mine = torch::tensor({static_cast<int64_t>(applied)}, torch::kInt64);
+  auto all = comm_.all_gather(mine);
+  for (int r = 0; r < comm_.size(); ++r)
+    OFA_CHECK_KIND(kInternal, all[r].item<int64_t>() == mine.item<int64_t>(),
+                   "ranks disagree on the subnets or the resolution applied in phase ", phase_index, " step ", step,
+                   ": rank ", r, " has hash ", all[r].item<int64_t>(), ", rank ", comm_.rank(), " has ",
+                   mine.item<int64_t>(), " (dist.check_subnet)");
 }
 
 }  // namespace ofa::train

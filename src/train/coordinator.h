@@ -1,6 +1,7 @@
 // Rank 0 decides each step's plan (the subnets to train and the resolution) with the counter-based
 // RNG keyed by (seed, phase, step), so a restarted job replays it; every rank receives it by
-// broadcast. With check on, ranks all-gather the plan's hash and fail loudly if any differs.
+// broadcast. With check on (dist.check_subnet), the trainer has every rank all-gather a hash of
+// what it actually applied each step (check_applied) and fail loudly if any differs.
 #pragma once
 #include <string>
 #include <vector>
@@ -28,6 +29,11 @@ class Coordinator {
   StepPlan plan(int phase_index, const PhaseConfig& phase, int64_t step);
   /// What rank 0 would sample, computed locally (for tests and replay).
   StepPlan sample(int phase_index, const PhaseConfig& phase, int64_t step) const;
+  /// Collective when check is on and there are several ranks, else a no-op: all-gathers
+  /// `applied`, a hash of what this rank ran in the step (its active subnets and the batch's image
+  /// size), and throws kInternal on every rank, naming the phase, the step and the rank that
+  /// differs, if any rank's hash is not its own. Not while a Reducer's comm thread is busy.
+  void check_applied(int phase_index, int64_t step, uint64_t applied) const;
 
  private:
   dist::Communicator& comm_;

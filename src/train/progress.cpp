@@ -43,9 +43,10 @@ void Progress::step(const StepInfo& s) {
   if (!active_) return;
   const auto now = std::chrono::steady_clock::now();
   const bool last = s.step + 1 == s.steps;
+  const bool periodic = (s.step + 1) % log_every_ == 0 || last;  // a plain line (and one in train.log)
   if (tty_) {
     if (!last && now - last_print_ < std::chrono::milliseconds(200)) return;
-  } else if ((s.step + 1) % log_every_ != 0 && !last) {
+  } else if (!periodic) {
     return;
   }
   last_print_ = now;
@@ -54,6 +55,7 @@ void Progress::step(const StepInfo& s) {
                 s.phase_name.c_str(), s.phase + 1, s.phases, static_cast<long long>(s.epoch + 1),
                 static_cast<long long>(s.epochs), static_cast<long long>(s.step + 1), static_cast<long long>(s.steps),
                 s.images_per_s, s.loss, s.lr, format_duration(s.eta_s).c_str());
+  if (periodic) log::file_only(line);
   if (tty_) {
     std::fprintf(stderr, "\r\033[K%s", line);
     dirty_ = true;

@@ -58,7 +58,7 @@ struct TrainConfig {
   int log_every = 50;        // progress line every N steps when not on a terminal
   int metrics_every = 50;    // metrics.jsonl record every N steps
   std::string nan_policy = "stop";  // stop | skip
-  int validate_every = 0;    // epochs between grid validations; 0: at each phase end only
+  int validate_every = 1;    // epochs between grid validations (and at each phase end); 0: phase ends only
   std::vector<int> val_resolutions;  // empty: min and max of the phase's resolutions
   int64_t eval_batch = 500;
   double bucket_mb = 4;
@@ -74,7 +74,7 @@ struct DistOptions {
   std::string backend = "auto";  // auto | serial | mpi | nccl
   /// Where the network trains: auto = GPU `local rank mod visible GPUs` when LibTorch has CUDA.
   std::string device = "auto";   // auto | cpu | cuda
-  bool check_subnet = false;     // all-gather a hash of each step's plan and compare
+  bool check_subnet = false;     // all-gather a hash of the subnets and image size each rank ran, compare
 };
 
 /// Checkpoints and resume (docs/checkpoint-format.md). Intervals and preemption checkpoints are

@@ -193,6 +193,10 @@ Trainer::State::Position Trainer::State::resume() {
               loaded->same_world ? "" : " (resharded from " + std::to_string(m.at("world_size").get<int>()) + " ranks)");
     progress->record({{"type", "resume"}, {"dir", dir}, {"global_step", global_step}, {"phase", pos.phase},
                       {"step", pos.step}, {"world_size", comm.size()}});
+    if (comm.rank() == 0)
+      for (const auto& aside : ckpt::set_aside_newer(ckpt_root(), global_step))
+        log::warn("checkpoint ", aside, " is newer than the one resumed from and belongs to the abandoned "
+                  "timeline: moved aside (never resumed from or pruned; delete it when it is not needed)");
     last_checkpoint = dir;
     last_ckpt_step = global_step;
     restored_energy = m.value("energy", json());

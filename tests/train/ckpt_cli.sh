@@ -129,9 +129,20 @@ assert m["energy"] and m["energy"]["ranks"], "no energy ledger in the manifest"
 PY
 pstep=$("$py" -c "import json,sys; print(json.load(open(sys.argv[1]))['global_step'])" "$manifest")
 echo "preempted at global step $pstep"
+# Each rank stopped on its own with the preemption (exit 75) after that same checkpoint, not
+# only the one that got the signal.
+for r in r00 r01; do
+  grep -q "^\[$r\] error: stopped by signal 12 at global step $pstep after checkpoint $pdir" "$work/usr2.log" ||
+    fail "rank $r did not stop after the checkpoint of step $pstep"
+done
 "${mpi[@]}" "$ofa" train "$cfg" --run-dir "$run" "${long[@]}" >"$work/usr2b.log" 2>&1 ||
   { cat "$work/usr2b.log"; fail "the resumed run failed"; }
 has_record "$run/metrics.jsonl" resume "global_step=$pstep" || fail "did not resume from $pstep"
+# The run dir keeps the log of both jobs: time-stamped lines, progress lines included.
+grep -q "Z resuming from $pdir" "$run/train.log" || fail "$run/train.log lacks the resume line"
+grep -Eq "Z \[kernel 2/6\] epoch [0-9]+/[0-9]+ step [0-9]+/[0-9]+ \| [0-9]+ img/s" "$run/train.log" ||
+  fail "$run/train.log lacks the progress lines"
+[[ $(grep -c "Z ofa train " "$run/train.log") -eq 2 ]] || fail "$run/train.log should hold two jobs"
 last=$(basename "$(ls -d "$ref"/checkpoints/step_* | tail -1)")
 [[ -f "$run/checkpoints/$last/manifest.json" ]] || fail "the resumed run has no $last"
 for r in rank_00000.h5 rank_00001.h5; do

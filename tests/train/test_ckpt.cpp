@@ -460,6 +460,28 @@ TEST(Ckpt, AutoResumeFallsBackFromACorruptShardAndExplicitResumeRefuses) {
     auto r = t.run();
     EXPECT_EQ(r.resumed_step, 2) << "auto resume must skip the corrupt step 4";
   }
+  // The corrupt step 4 is set aside, not replaced and not lost; the new timeline wrote its own.
+  const fs::path root = fs::path(cfg.run.dir) / "checkpoints", aside = root / "abandoned";
+  EXPECT_TRUE(fs::exists(aside / "step_000000004" / "manifest.json"));
+  EXPECT_EQ(ckpt::verify((root / "step_000000004").string()), "");
+  EXPECT_EQ(ckpt::verify((root / "step_000000005").string()), "");
+  // An explicit resume of an older checkpoint abandons the newer ones: a later auto-resume
+  // continues the resumed timeline (step 3), not the newest directory of the old one (step 5).
+  auto older = cfg;
+  older.checkpoint.resume = (root / "step_000000002").string();
+  older.train.max_steps = 3;
+  {
+    train::Trainer t(comm, older);
+    EXPECT_EQ(t.run().resumed_step, 2);
+  }
+  EXPECT_TRUE(fs::exists(aside / "step_000000004.1" / "manifest.json"));
+  EXPECT_TRUE(fs::exists(aside / "step_000000005" / "manifest.json"));
+  auto later = cfg;
+  later.train.max_steps = 3;
+  {
+    train::Trainer t(comm, later);
+    EXPECT_EQ(t.run().resumed_step, 3) << "auto resume must follow the explicitly resumed timeline";
+  }
   comm.barrier();
   if (comm.rank() == 0) fs::remove_all(cfg.run.dir);
 }

@@ -101,6 +101,51 @@ TEST(Train, CoordinatorPlanIsTheSameOnEveryRank) {
   EXPECT_NE(coord.sample(5, ph, 0).hash(), coord.sample(5, ph, 1).hash());
 }
 
+TEST(Train, ARankThatAppliesAnotherSubnetFailsEveryRank) {
+  auto& comm = test_comm();
+  if (comm.size() != 2) GTEST_SKIP() << "needs 2 ranks (runs as train.np2)";
+  auto space = tiny_space();
+  train::Coordinator coord(comm, space, 11, /*check=*/true);
+  auto ph = phase("depth", {3, 5, 7}, {6}, {3, 4}, 2, true);
+  const auto plan = coord.plan(2, ph, 7);
+  coord.check_applied(2, 7, plan.hash());  // the same on both ranks: no error
+  // Rank 1 ran something else: both ranks fail (neither waits for the other), naming the step.
+  ofa::testing::expect_error([&] { coord.check_applied(2, 7, plan.hash() + static_cast<uint64_t>(comm.rank())); },
+                             ErrorKind::kInternal, {"phase 2 step 7", comm.rank() == 0 ? "rank 1" : "rank 0"});
+  train::Coordinator unchecked(comm, space, 11, /*check=*/false);
+  unchecked.check_applied(2, 7, static_cast<uint64_t>(comm.rank()));  // off: no collective, no error
+}
+
+// A non-finite loss on one rank stops every rank with an error naming phase and step, or, with
+// nan_policy skip, skips the step on every rank: no parameter moves.
+TEST(Train, NonFiniteLossStopsOrSkipsTheStepOnEveryRank) {
+  auto& comm = test_comm();
+  auto cfg = tiny_config(temp_dir("nan_np" + std::to_string(comm.size())));
+  cfg.train.phases.resize(2);
+  cfg.train.phases[0].epochs = 0.001;
+  cfg.checkpoint.resume = "none";  // every run starts afresh in the same directory
+  cfg.checkpoint.on_stop = false;
+  const int bad_rank = comm.size() - 1;
+  const std::string fault = "nan:" + std::to_string(bad_rank) + "@2";
+  cfg.train.max_steps = 2;
+  const auto before = params_after(comm, cfg);  // steps 0 and 1
+  ::setenv("OFA_TRAIN_FAULT", fault.c_str(), 1);
+  cfg.train.max_steps = 3;
+  ofa::testing::expect_error([&] { params_after(comm, cfg); }, ErrorKind::kData,
+                             {"non-finite loss at phase 0 (full) step 2", "nan_policy=skip"});
+  cfg.train.nan_policy = "skip";
+  const auto skipped = params_after(comm, cfg);  // step 2 skipped
+  ::unsetenv("OFA_TRAIN_FAULT");
+  ASSERT_EQ(skipped.size(), before.size());
+  int differ = 0;
+  for (size_t i = 0; i < before.size(); ++i) differ += torch::equal(before[i], skipped[i]) ? 0 : 1;
+  EXPECT_EQ(differ, 0) << "parameters moved in a skipped step";
+  const auto after = params_after(comm, cfg);  // no fault: step 2 trains
+  EXPECT_FALSE(torch::equal(before[0], after[0]));
+  comm.barrier();
+  if (comm.rank() == 0) fs::remove_all(cfg.run.dir);
+}
+
 TEST(Train, SandwichStepsStartWithThePhasesLargestAndSmallestSubnet) {
   auto& comm = test_comm();
   auto space = tiny_space();
