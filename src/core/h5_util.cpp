@@ -1,6 +1,9 @@
 // HDF5 guards and error translation (see h5_util.h).
 #include "core/h5_util.h"
 
+#include <cerrno>
+#include <cstdlib>
+
 namespace ofa::h5 {
 
 void silence_errors() {
@@ -18,13 +21,32 @@ herr_t take_innermost(unsigned n, const H5E_error2_t* err, void* data) {
   if (n == 0 && err->desc != nullptr) *static_cast<std::string*>(data) = err->desc;
   return 0;
 }
+
+// HDF5's POSIX driver describes a failed system call on one long line with embedded newlines:
+// "file write failed: time = ..., filename = ..., file descriptor = 19, errno = 28, error message
+// = 'No space left on device', buf = ...". Keep what failed and the system's message (the caller
+// names the file), and say "disk full" where it is.
+std::string tidy(std::string d) {
+  const size_t m = d.find("error message = '");
+  const size_t e = d.find("errno = ");
+  if (m != std::string::npos) {
+    const size_t from = m + 17, to = d.find('\'', from);
+    const std::string sys = d.substr(from, to == std::string::npos ? std::string::npos : to - from);
+    const int err = e == std::string::npos ? 0 : std::atoi(d.c_str() + e + 8);
+    d = d.substr(0, d.find(": time =")) + ": " + sys +
+        (err == ENOSPC || err == EDQUOT ? " (disk full or quota exceeded)" : "");
+  }
+  for (auto& c : d)
+    if (c == '\n') c = ' ';
+  return d;
+}
 }  // namespace
 
 std::string last_error() {
   std::string msg;
   H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, &take_innermost, &msg);
   H5Eclear2(H5E_DEFAULT);
-  return msg;
+  return tidy(std::move(msg));
 }
 
 void check(herr_t status, ErrorKind kind, const std::string& what) {

@@ -8,7 +8,9 @@
 #  4. SIGUSR2 to one rank mid-run: both ranks checkpoint at the same step (reason preempt, both
 #     shards), the job exits 75; the rerun resumes there and its final parameters equal those of
 #     an uninterrupted run bit for bit (h5diff of the last checkpoint); the energy ledger and the
-#     carbon report cover both runs.
+#     carbon report cover both runs; each rank reports the preemption; train.log holds both jobs.
+#  5. Disk full (a small tmpfs, root only): exit 4 with a message naming the shard and the full
+#     disk, no directory of the failed save, the previous checkpoint valid, and the resume from it.
 # Usage: ckpt_cli.sh OFA_BINARY SOURCE_DIR
 set -euo pipefail
 ofa=$1
@@ -199,4 +201,34 @@ segs = {s["segment"]: s for s in c["segments"]}
 assert segs["phase0:full"]["joules"] > 0, segs.keys()
 assert segs["phase5:expand2"]["joules"] > 0, segs.keys()
 PY
+
+echo "== 5. disk full during a checkpoint write"
+# A small tmpfs: the run's first checkpoint fits, the second does not. The job must stop with exit 4
+# and a message naming the shard, leave no step directory of the failed save, keep the first
+# checkpoint valid, and resume from it once there is room.
+small="$work/small"
+mkdir -p "$small"
+if mount -t tmpfs -o size=2600k tmpfs "$small" 2>/dev/null; then
+  trap 'umount "$small" 2>/dev/null; [[ -n "${KEEP:-}" ]] || rm -rf "$work"' EXIT
+  full=(--set checkpoint.every_steps=2 --set checkpoint.recycle=false --set energy.enabled=false
+        --set train.save_final=false --set train.max_steps=6)
+  set +e
+  "${mpi[@]}" "$ofa" train "$cfg" --run-dir "$small/run" "${full[@]}" >"$work/full.log" 2>&1
+  rc=$?
+  set -e
+  tail -3 "$work/full.log"
+  [[ $rc -eq 4 ]] || fail "a full disk exited $rc, expected 4 (I/O)"
+  grep -Eq "error: .*rank_0000[01]\.h5.*disk full" "$work/full.log" || fail "the error does not name the shard and the full disk"
+  good=$(step_dir "$small/run" 2)
+  "$ofa" ckpt verify "$good" >/dev/null || fail "$good is no longer valid after the failed save"
+  n=$(ls -d "$small"/run/checkpoints/step_* | wc -l)
+  [[ $n -eq 1 ]] || fail "expected only step 2 after the failed save of step 4, found $n step directories"
+  mount -o remount,size=16m "$small"
+  "${mpi[@]}" "$ofa" train "$cfg" --run-dir "$small/run" "${full[@]}" >"$work/full2.log" 2>&1 ||
+    { cat "$work/full2.log"; fail "the resume after freeing space failed"; }
+  has_record "$small/run/metrics.jsonl" resume global_step=2 || fail "did not resume from step 2"
+  umount "$small"
+else
+  echo "SKIP: cannot mount a tmpfs here (needs root)"
+fi
 echo "OK"
