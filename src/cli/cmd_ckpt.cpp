@@ -77,12 +77,13 @@ int cmd_ckpt(const Args& in, Context&) {
     } else {
       status = "incomplete: " + e.problem;
     }
-    if (status != "valid" && status != "committed") ++bad;
+    // An incomplete directory is no checkpoint (never loaded, pruned later): listed, not counted.
+    if (e.committed && status != "valid" && status != "committed") ++bad;
     std::cout << std::setw(12) << e.step << std::setw(14) << phase << std::setw(11) << reason << std::setw(7) << ranks
               << std::setw(12) << human_bytes(static_cast<double>(e.bytes)) << status << "\n";
   }
   // `verify` on a run dir fails when any committed checkpoint is bad; `list` only reports.
-  OFA_CHECK_KIND(kData, what == "list" || bad == 0, bad, " checkpoint(s) in ", root, " are not valid");
+  OFA_CHECK_KIND(kData, what == "list" || bad == 0, bad, " committed checkpoint(s) in ", root, " are not valid");
   return 0;
 }
 

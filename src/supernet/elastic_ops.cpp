@@ -11,6 +11,7 @@
 #include <torch/csrc/autograd/functions/utils.h>
 
 #include "core/error.h"
+#include "supernet/depthwise.h"
 #include "supernet/space.h"
 
 namespace ofa::supernet {
@@ -241,9 +242,7 @@ torch::Tensor ElasticDepthwiseConvImpl::forward(const torch::Tensor& x, int kern
 }
 
 torch::Tensor ElasticDepthwiseConvImpl::apply_filter(const torch::Tensor& x, const torch::Tensor& filter) const {
-  const int64_t c = x.size(1), kernel = filter.size(-1);
-  return torch::conv2d(x, filter, /*bias=*/{}, /*stride=*/stride_, /*padding=*/kernel / 2, /*dilation=*/1,
-                       /*groups=*/c);
+  return depthwise_conv2d(x, filter, stride_, filter.size(-1) / 2);
 }
 
 // ---- batch norm -------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 #include "supernet/static_net.h"
 
 #include "core/error.h"
+#include "supernet/depthwise.h"
 
 namespace ofa::supernet {
 
@@ -24,7 +25,11 @@ StaticConvBnActImpl::StaticConvBnActImpl(nn::Conv2dOptions opt, bool use_bn, boo
 }
 
 torch::Tensor StaticConvBnActImpl::forward(const torch::Tensor& x) {
-  auto y = conv(x);
+  // A depthwise conv runs as in the supernet (the same fast weight gradient on CPU).
+  const auto& o = conv->options;
+  auto y = o.groups() > 1 && o.groups() == o.in_channels() && o.groups() == o.out_channels() && !conv->bias.defined()
+               ? depthwise_conv2d(x, conv->weight, o.stride()->at(0), conv->weight.size(-1) / 2)  // padding k/2, as built
+               : conv(x);
   if (bn) y = bn(y);
   y = apply_act(y, act);
   if (se_reduce) {

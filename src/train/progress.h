@@ -20,9 +20,7 @@ struct StepInfo {
   int64_t step = 0, steps = 1;  // within the phase
   int64_t global_step = 0;
   double loss = 0, lr = 0, images_per_s = 0;
-  double eta_s = 0;      // the rest of this phase
-  double run_eta_s = -1; // the rest of the run (this phase's cost per subnet forward x the later
-                         // phases' subnet forwards: a rough guess); < 0: not shown
+  double eta_s = 0;  // the rest of this phase (the later phases' subnets cost too differently to guess)
 };
 
 class Progress {

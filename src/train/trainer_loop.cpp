@@ -167,8 +167,6 @@ bool Trainer::State::run_phase(int p, int64_t s0) {
   energy_segment("phase" + std::to_string(p) + ":" + phase.name);
   const int64_t images0 = train_images;
   StepInfo info{phase.name, p, static_cast<int>(t.phases.size())};
-  int64_t later_subnet_steps = 0;  // subnet forward+backward passes of the later phases, for the run's ETA
-  for (int q = p + 1; q < static_cast<int>(t.phases.size()); ++q) later_subnet_steps += phase_steps(q) * t.phases[q].subnets_per_step;
   info.epochs = epochs;
   info.steps = total;
   bool save_at_end = false;
@@ -193,7 +191,6 @@ bool Trainer::State::run_phase(int p, int64_t s0) {
     info.lr = lr.at(s);
     info.images_per_s = (train_images - images0) / std::max(1e-9, secs);
     info.eta_s = secs / (s + 1 - s0) * (total - s - 1);
-    info.run_eta_s = info.eta_s + secs / (s + 1 - s0) / phase.subnets_per_step * later_subnet_steps;
     progress->step(info);
     if (t.metrics_every > 0 && (global_step % t.metrics_every == 0 || s + 1 == total))
       progress->record({{"type", "train"}, {"phase", p}, {"phase_name", phase.name}, {"epoch", epoch}, {"step", s},

@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "core/error.h"
+#include "supernet/depthwise.h"
 #include "supernet/elastic_ops.h"
 #include "supernet/kernel_transform.h"
 #include "supernet/mbconv.h"
@@ -33,6 +34,50 @@ TEST(ElasticOps, PointwiseMatchesStaticConv) {
   expect_close(pw(x, 40), ref(x));
   // The active weight is a view of the parameter, not a copy.
   EXPECT_EQ(pw->active_weight(40, 24).data_ptr(), pw->weight.data_ptr());
+}
+
+// The depthwise autograd function: forward and input gradient are LibTorch's own values (bitwise),
+// the weight gradient (dw_grad.cpp's loop) equals LibTorch's to float rounding, for the shapes the
+// supernet uses (k 3/5/7, stride 1/2, maps down to 4x4 where most taps fall in the padding) and
+// channel counts that are no multiple of the loop's blocks. NCHW or no-grad inputs take
+// torch::conv2d itself.
+TEST(ElasticOps, DepthwiseFunctionEqualsLibTorch) {
+  torch::manual_seed(7);
+  struct Case {
+    int64_t n, c, hw, k, stride;
+  };
+  for (const Case& cs : {Case{64, 288, 4, 7, 1}, Case{8, 96, 14, 7, 2}, Case{5, 37, 7, 5, 1}, Case{3, 20, 5, 3, 2},
+                         Case{2, 19, 9, 7, 2}, Case{4, 144, 7, 3, 1}}) {
+    SCOPED_TRACE("n " + std::to_string(cs.n) + " c " + std::to_string(cs.c) + " hw " + std::to_string(cs.hw) + " k " +
+                 std::to_string(cs.k) + " s " + std::to_string(cs.stride));
+    const int64_t pad = cs.k / 2;
+    auto x0 = torch::randn({cs.n, cs.c, cs.hw, cs.hw}).contiguous(torch::MemoryFormat::ChannelsLast);
+    auto w0 = torch::randn({cs.c, 1, cs.k, cs.k});
+    auto x1 = x0.clone().requires_grad_(), w1 = w0.clone().requires_grad_();
+    auto x2 = x0.clone().requires_grad_(), w2 = w0.clone().requires_grad_();
+    auto y1 = depthwise_conv2d(x1, w1, cs.stride, pad);
+    auto y2 = torch::conv2d(x2, w2, {}, cs.stride, pad, 1, cs.c);
+    EXPECT_TRUE(torch::equal(y1, y2));
+    EXPECT_NE(y1.grad_fn()->name().find("DepthwiseConv"), std::string::npos) << y1.grad_fn()->name();
+    auto gy = torch::randn_like(y2);
+    (y1 * gy).sum().backward();
+    (y2 * gy).sum().backward();
+    EXPECT_TRUE(torch::equal(x1.grad(), x2.grad()));
+    const double scale = w2.grad().abs().max().item<double>();
+    EXPECT_LE((w1.grad() - w2.grad()).abs().max().item<double>(), 2e-6 * std::max(1.0, scale));
+    EXPECT_EQ(w1.grad().sizes(), w0.sizes());
+    // Only one of the two gradients wanted.
+    auto w3 = w0.clone().requires_grad_();
+    (depthwise_conv2d(x0, w3, cs.stride, pad) * gy).sum().backward();
+    EXPECT_TRUE(torch::equal(w3.grad(), w1.grad()));
+  }
+  // NCHW input and inference take LibTorch's op (no custom node).
+  auto xn = torch::randn({2, 8, 6, 6}, torch::requires_grad());
+  auto w = torch::randn({8, 1, 3, 3}, torch::requires_grad());
+  EXPECT_EQ(depthwise_conv2d(xn, w, 1, 1).grad_fn()->name().find("DepthwiseConv"), std::string::npos);
+  torch::NoGradGuard no_grad;
+  EXPECT_TRUE(torch::equal(depthwise_conv2d(xn.contiguous(torch::MemoryFormat::ChannelsLast), w, 2, 1),
+                           torch::conv2d(xn.contiguous(torch::MemoryFormat::ChannelsLast), w, {}, 2, 1, 1, 8)));
 }
 
 TEST(ElasticOps, KernelTransformIdentityAtInit) {

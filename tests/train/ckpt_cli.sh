@@ -51,6 +51,8 @@ set -e
 cat "$work/list.txt"
 grep -E '^2 .*valid' "$work/list.txt" >/dev/null || fail "ckpt list does not show step 2 valid"
 grep -E '^4 .*incomplete' "$work/list.txt" >/dev/null || fail "ckpt list does not show step 4 incomplete"
+# An incomplete leftover is no checkpoint: verifying the run dir still passes.
+"$ofa" ckpt verify "$run" >/dev/null || fail "ckpt verify RUN_DIR failed on a run whose only bad directory is incomplete"
 "${mpi[@]}" "$ofa" train "$cfg" --run-dir "$run" --set checkpoint.every_steps=2 >"$work/kill2.log" 2>&1 ||
   { cat "$work/kill2.log"; fail "the rerun after the kill failed"; }
 has_record "$run/metrics.jsonl" resume global_step=2 || fail "the rerun did not resume from step 2"
@@ -209,7 +211,7 @@ echo "== 5. disk full during a checkpoint write"
 small="$work/small"
 mkdir -p "$small"
 if mount -t tmpfs -o size=2600k tmpfs "$small" 2>/dev/null; then
-  trap 'umount "$small" 2>/dev/null; [[ -n "${KEEP:-}" ]] || rm -rf "$work"' EXIT
+  trap 'umount "$small" 2>/dev/null || true; [[ -n "${KEEP:-}" ]] || rm -rf "$work"' EXIT
   full=(--set checkpoint.every_steps=2 --set checkpoint.recycle=false --set energy.enabled=false
         --set train.save_final=false --set train.max_steps=6)
   set +e
