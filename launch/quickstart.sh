@@ -17,6 +17,7 @@ mpirun -np "$np" --oversubscribe build/bin/ofa train configs/fmnist.yaml --run-d
 echo "quickstart: trained in $(( $(date +%s) - start )) s with $np ranks; results in $run_dir:"
 echo "  $run_dir/config.yaml    the resolved configuration"
 echo "  $run_dir/metrics.jsonl  training and validation records"
+echo "  $run_dir/train.log      the log and the progress lines, time-stamped"
 echo "  $run_dir/supernet.pt    the trained supernet"
 echo "  $run_dir/checkpoints/   sharded HDF5 checkpoints (build/bin/ofa ckpt list $run_dir); rerunning resumes"
 echo "  $run_dir/energy.csv     power samples; report/carbon.html and report/carbon.json: energy and CO2e"
