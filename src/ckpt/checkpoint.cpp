@@ -394,12 +394,16 @@ std::vector<Entry> list(const std::string& root) {
   return list_dir(root);
 }
 
-std::vector<std::string> set_aside_newer(const std::string& root, int64_t step) {
+std::vector<std::string> set_aside_newer(const std::string& root, int64_t step, const std::string& resumed) {
   std::vector<std::string> moved;
   const fs::path aside = fs::path(root) / kAbandoned;
   for (const auto& e : list(root)) {
-    if (e.step <= step) continue;
     std::error_code ec;
+    // The same step from elsewhere (resumed from another run's checkpoint) is another timeline too.
+    const bool other_same = e.step == step && !fs::equivalent(e.dir, resumed, ec);
+    if (e.step < step || (e.step == step && !other_same)) continue;
+    // A crashed write's leftover (no manifest at all) is no timeline: the next prune recycles it.
+    if (!fs::exists(fs::path(e.dir) / kManifest)) continue;
     fs::create_directories(aside, ec);
     // A step abandoned before keeps its name; a later one of the same number gets a suffix.
     fs::path to = aside / fs::path(e.dir).filename();
@@ -408,7 +412,10 @@ std::vector<std::string> set_aside_newer(const std::string& root, int64_t step) 
     OFA_CHECK_KIND(kIo, !ec, e.dir, ": cannot move it to ", to.string(), ": ", ec.message());
     moved.push_back(to.string());
   }
-  if (!moved.empty()) fsync_dir(root);
+  if (!moved.empty()) {
+    fsync_dir(aside.string());
+    fsync_dir(root);
+  }
   return moved;
 }
 

@@ -75,12 +75,14 @@ struct Entry {
 /// The step_* directories under root, oldest first (no reads beyond the manifests).
 std::vector<Entry> list(const std::string& root);
 
-/// After a resume from the checkpoint of global step `step`: moves every step_* directory under
-/// root with a higher step (the rest of the timeline that resume abandons: newer checkpoints than
-/// an explicit --resume PATH, or the unusable ones auto-resume fell back from) to
-/// <root>/abandoned/, so that neither a later auto-resume nor pruning counts them, and nothing is
-/// deleted. Not collective (rank 0). Returns the new paths. kIo naming the directory when a move fails.
-std::vector<std::string> set_aside_newer(const std::string& root, int64_t step);
+/// After a resume from checkpoint directory `resumed` of global step `step`: moves every step_*
+/// directory under root that has a manifest and a higher step, or the same step but is not
+/// `resumed` (the rest of the timeline that resume abandons: newer checkpoints than an explicit
+/// --resume PATH, or the unusable ones auto-resume fell back from) to <root>/abandoned/, so that
+/// neither a later auto-resume nor pruning counts them, and nothing is deleted. Leftovers without
+/// a manifest stay for the next prune. Not collective (rank 0). Returns the new paths. kIo naming
+/// the directory when a move fails.
+std::vector<std::string> set_aside_newer(const std::string& root, int64_t step, const std::string& resumed);
 
 /// Reads every shard of `dir`, checks sizes, CRC32C and that HDF5 opens them and every tensor of
 /// the manifest is present with its shape. Returns "" when valid, else the problem.

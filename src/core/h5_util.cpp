@@ -1,6 +1,7 @@
 // HDF5 guards and error translation (see h5_util.h).
 #include "core/h5_util.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 
@@ -33,7 +34,10 @@ std::string tidy(std::string d) {
     const size_t from = m + 17, to = d.find('\'', from);
     const std::string sys = d.substr(from, to == std::string::npos ? std::string::npos : to - from);
     const int err = e == std::string::npos ? 0 : std::atoi(d.c_str() + e + 8);
-    d = d.substr(0, d.find(": time =")) + ": " + sys +
+    size_t head = d.size();  // what failed: the text before the first of the driver's fields
+    for (const char* f : {": time =", ", filename =", ", file descriptor =", ", errno =", ", error message ="})
+      head = std::min(head, d.find(f));
+    d = d.substr(0, head) + ": " + sys +
         (err == ENOSPC || err == EDQUOT ? " (disk full or quota exceeded)" : "");
   }
   for (auto& c : d)

@@ -25,7 +25,7 @@ void to_file(const std::string& line) {
   gmtime_r(&now, &tm);
   std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ ", &tm);
   // Every line of a multi-line message gets the stamp (grep finds each with its time).
-  for (size_t pos = 0; pos <= line.size();) {
+  for (size_t pos = 0; pos < line.size() || (pos == 0 && line.empty());) {
     size_t end = line.find('\n', pos);
     if (end == std::string::npos) end = line.size();
     std::fprintf(g_file, "%s%.*s\n", stamp, static_cast<int>(end - pos), line.c_str() + pos);
@@ -36,7 +36,7 @@ void to_file(const std::string& line) {
 }  // namespace
 
 void tee_to_file(const std::string& path) {
-  std::FILE* f = std::fopen(path.c_str(), "a");
+  std::FILE* f = std::fopen(path.c_str(), "ae");  // e: close-on-exec (scontrol and friends)
   OFA_CHECK_KIND(kIo, f != nullptr, path, ": cannot open the log file for appending: ", std::strerror(errno));
   std::lock_guard<std::mutex> lock(g_mutex);
   if (g_file != nullptr) std::fclose(g_file);

@@ -11,10 +11,12 @@ struct DwShape {
   int64_t k, stride, pad;
 };
 
-/// acc[(ky*k + kx)*ldc + ch - c0] = sum over images, output rows, output columns (in increasing
-/// order) of gy[n][oy][ox][ch] * x[n][oy*stride - pad + ky][ox*stride - pad + kx][ch], for the
-/// channels c0 <= ch < c1 and the taps that fall inside the input (padding contributes nothing).
-/// `acc` is overwritten. x and gy are NHWC with c channels (gy: oh x ow).
+/// acc[(ky*k + kx)*ldc + ch - c0] = sum over images, output rows, output columns of
+/// gy[n][oy][ox][ch] * x[n][oy*stride - pad + ky][ox*stride - pad + kx][ch], for the channels
+/// c0 <= ch < c1 and the taps that fall inside the input (padding contributes nothing). Each
+/// image's terms are summed in float in increasing (oy, ox) order, the images' sums in double in
+/// increasing n: the result does not depend on the thread split. `acc` is overwritten. x and
+/// gy are NHWC with c channels (gy: oh x ow).
 void depthwise_weight_grad(const DwShape& s, const float* x, const float* gy, int64_t c0, int64_t c1, float* acc,
                            int64_t ldc);
 

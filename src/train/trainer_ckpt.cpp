@@ -194,7 +194,7 @@ Trainer::State::Position Trainer::State::resume() {
     progress->record({{"type", "resume"}, {"dir", dir}, {"global_step", global_step}, {"phase", pos.phase},
                       {"step", pos.step}, {"world_size", comm.size()}});
     if (comm.rank() == 0)
-      for (const auto& aside : ckpt::set_aside_newer(ckpt_root(), global_step))
+      for (const auto& aside : ckpt::set_aside_newer(ckpt_root(), global_step, dir))
         log::warn("checkpoint ", aside, " is newer than the one resumed from and belongs to the abandoned "
                   "timeline: moved aside (never resumed from or pruned; delete it when it is not needed)");
     last_checkpoint = dir;

@@ -211,7 +211,7 @@ echo "== 5. disk full during a checkpoint write"
 small="$work/small"
 mkdir -p "$small"
 if mount -t tmpfs -o size=2600k tmpfs "$small" 2>/dev/null; then
-  trap 'umount "$small" 2>/dev/null || true; [[ -n "${KEEP:-}" ]] || rm -rf "$work"' EXIT
+  trap 'umount -l "$small" 2>/dev/null || true; [[ -n "${KEEP:-}" ]] || rm -rf "$work"' EXIT
   full=(--set checkpoint.every_steps=2 --set checkpoint.recycle=false --set energy.enabled=false
         --set train.save_final=false --set train.max_steps=6)
   set +e
@@ -223,7 +223,7 @@ if mount -t tmpfs -o size=2600k tmpfs "$small" 2>/dev/null; then
   grep -Eq "error: .*rank_0000[01]\.h5.*disk full" "$work/full.log" || fail "the error does not name the shard and the full disk"
   good=$(step_dir "$small/run" 2)
   "$ofa" ckpt verify "$good" >/dev/null || fail "$good is no longer valid after the failed save"
-  n=$(ls -d "$small"/run/checkpoints/step_* | wc -l)
+  n=$(find "$small/run/checkpoints" -maxdepth 1 -name 'step_*' | wc -l)
   [[ $n -eq 1 ]] || fail "expected only step 2 after the failed save of step 4, found $n step directories"
   mount -o remount,size=16m "$small"
   "${mpi[@]}" "$ofa" train "$cfg" --run-dir "$small/run" "${full[@]}" >"$work/full2.log" 2>&1 ||
