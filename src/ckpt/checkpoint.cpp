@@ -154,6 +154,7 @@ std::vector<Entry> list_dir(const std::string& root) {
     Entry e;
     e.dir = d.path().string();
     e.step = std::stoll(name.substr(5));
+    e.has_manifest = fs::exists(d.path() / kManifest, ec);
     for (const auto& f : fs::directory_iterator(d.path(), ec))
       if (f.path().extension() == ".h5") e.bytes += static_cast<int64_t>(f.file_size(ec));
     try {
@@ -399,11 +400,10 @@ std::vector<std::string> set_aside_newer(const std::string& root, int64_t step, 
   const fs::path aside = fs::path(root) / kAbandoned;
   for (const auto& e : list(root)) {
     std::error_code ec;
-    // The same step from elsewhere (resumed from another run's checkpoint) is another timeline too.
-    const bool other_same = e.step == step && !fs::equivalent(e.dir, resumed, ec);
-    if (e.step < step || (e.step == step && !other_same)) continue;
-    // A crashed write's leftover (no manifest at all) is no timeline: the next prune recycles it.
-    if (!fs::exists(fs::path(e.dir) / kManifest)) continue;
+    // Kept: older steps, and the resumed directory itself (the same step from elsewhere, i.e.
+    // another run's checkpoint, is another timeline too). A crashed write's leftover (no manifest)
+    // is no timeline: the next prune recycles it.
+    if (e.step < step || (e.step == step && fs::equivalent(e.dir, resumed, ec)) || !e.has_manifest) continue;
     fs::create_directories(aside, ec);
     // A step abandoned before keeps its name; a later one of the same number gets a suffix.
     fs::path to = aside / fs::path(e.dir).filename();

@@ -66,7 +66,8 @@ Loaded load(dist::Communicator& comm, const std::string& dir);
 struct Entry {
   std::string dir;
   int64_t step = -1;
-  bool committed = false;  // manifest.json present and parseable
+  bool has_manifest = false;  // manifest.json present (else: a crashed write's leftover)
+  bool committed = false;     // manifest.json present and parseable
   std::string problem;     // why not committed / not valid
   int64_t bytes = 0;       // shard bytes on disk
   nlohmann::json manifest;  // Manifest::meta (no tensor index)

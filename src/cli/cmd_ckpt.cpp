@@ -79,8 +79,7 @@ int cmd_ckpt(const Args& in, Context&) {
     }
     // A directory without a manifest is a crashed write (never loaded, pruned later): listed, not
     // counted. One whose manifest is there but unreadable is a broken checkpoint: counted.
-    const bool has_manifest = fs::exists(fs::path(e.dir) / "manifest.json");
-    if ((e.committed || has_manifest) && status != "valid" && status != "committed") ++bad;
+    if (e.has_manifest && status != "valid" && status != "committed") ++bad;
     std::cout << std::setw(12) << e.step << std::setw(14) << phase << std::setw(11) << reason << std::setw(7) << ranks
               << std::setw(12) << human_bytes(static_cast<double>(e.bytes)) << status << "\n";
   }

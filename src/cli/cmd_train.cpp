@@ -88,8 +88,7 @@ int cmd_train(const Args& in, Context& ctx) {
     if (cfg.energy.enabled)
       os << "energy and carbon: " << cfg.run.dir << "/{energy.csv,report/carbon.html,report/carbon.json}\n";
     std::cout << "\n" << os.str();
-    std::istringstream lines(os.str());
-    for (std::string line; std::getline(lines, line);) log::file_only(line);
+    log::file_only(os.str());  // one stamped line per line
   }
   return 0;
 }

@@ -63,7 +63,7 @@ StepPlan Coordinator::plan(int phase_index, const PhaseConfig& phase, int64_t st
 }
 
 void Coordinator::check_applied(int phase_index, int64_t step, uint64_t applied) const {
-  if (!check_ || comm_.size() <= 1) return;
+  if (!checking()) return;
   auto mine = torch::tensor({static_cast<int64_t>(applied)}, torch::kInt64);
   auto all = comm_.all_gather(mine);
   for (int r = 0; r < comm_.size(); ++r)

@@ -34,6 +34,8 @@ class Coordinator {
   /// size), and throws kInternal on every rank, naming the phase, the step and the rank that
   /// differs, if any rank's hash is not its own. Not while a Reducer's comm thread is busy.
   void check_applied(int phase_index, int64_t step, uint64_t applied) const;
+  /// Whether check_applied compares anything (so callers can skip hashing).
+  bool checking() const { return check_ && comm_.size() > 1; }
 
  private:
   dist::Communicator& comm_;

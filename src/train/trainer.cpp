@@ -3,6 +3,8 @@
 
 #include <torch/torch.h>
 
+#include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 
 #include "core/error.h"
@@ -66,6 +68,13 @@ void validate_train_config(const RunConfig& cfg) {
 }
 
 void Trainer::State::setup() {
+  // Test hook: OFA_TRAIN_FAULT=nan:<rank>@<global step> makes that rank's losses of that step NaN
+  // (after the forward, so everything else of the step runs as usual), as a diverging run would.
+  if (const char* f = std::getenv("OFA_TRAIN_FAULT")) {
+    int r = -1;
+    long long g = -1;
+    if (std::sscanf(f, "nan:%d@%lld", &r, &g) == 2 && r == comm.rank()) nan_fault_step = g;
+  }
   const auto& d = cfg.data;
   data::OpenOptions oo;
   oo.fashion_mnist_dir = d.fmnist_dir;

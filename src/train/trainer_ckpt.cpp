@@ -195,8 +195,8 @@ Trainer::State::Position Trainer::State::resume() {
                       {"step", pos.step}, {"world_size", comm.size()}});
     if (comm.rank() == 0)
       for (const auto& aside : ckpt::set_aside_newer(ckpt_root(), global_step, dir))
-        log::warn("checkpoint ", aside, " is newer than the one resumed from and belongs to the abandoned "
-                  "timeline: moved aside (never resumed from or pruned; delete it when it is not needed)");
+        log::warn("checkpoint ", aside, " belongs to the timeline this resume abandons (newer than, or another "
+                  "run's step of, ", dir, "): moved aside, never resumed from or pruned; delete it when not needed");
     last_checkpoint = dir;
     last_ckpt_step = global_step;
     restored_energy = m.value("energy", json());

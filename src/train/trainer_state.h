@@ -39,6 +39,7 @@ struct Trainer::State {
   int stop_signal = 0;
   std::string last_checkpoint;
   int64_t last_ckpt_step = -1;
+  int64_t nan_fault_step = -1;  // test hook OFA_TRAIN_FAULT=nan:<rank>@<global step>, this rank's step
   std::unique_ptr<ckpt::Loaded> resumed;  // held until the resumed phase has its optimizer
   std::unique_ptr<energy::Monitor> monitor;  // null when energy.enabled is false
   nlohmann::json restored_energy;            // the resumed checkpoint's ledger (rank 0 restores it)
