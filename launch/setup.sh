@@ -10,7 +10,7 @@ pkgs=(
   libopenmpi-dev openmpi-bin
   libhdf5-openmpi-dev hdf5-tools
   libyaml-cpp-dev nlohmann-json3-dev libsimdjson-dev zlib1g-dev libjemalloc-dev libisal-dev
-  libgtest-dev libgmock-dev libxml2-dev
+  libgtest-dev libgmock-dev libxml2-dev libcli11-dev
   dataset-fashion-mnist
 )
 for arg in "$@"; do
