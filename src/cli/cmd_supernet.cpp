@@ -9,6 +9,7 @@
 #include <iostream>
 
 #include "ckpt/checkpoint.h"
+#include "ckpt/tensor_keys.h"
 #include "cli/commands.h"
 #include "cli/config.h"
 #include "core/error.h"
@@ -54,16 +55,7 @@ nlohmann::json describe_json(const supernet::SpaceConfig& space, const supernet:
 void load_from_checkpoint(supernet::OFAMobileNetV3& net, const std::string& dir) {
   auto serial = dist::make_serial();
   const auto loaded = ckpt::load(serial, dir);
-  torch::NoGradGuard no_grad;
-  auto take = [&](const std::map<std::string, torch::Tensor>& from, const std::string& key, torch::Tensor dst) {
-    auto it = from.find("model/" + key);
-    OFA_CHECK_KIND(kData, it != from.end(), dir, ": no tensor model/", key, " (a checkpoint of another space?)");
-    OFA_CHECK_KIND(kData, it->second.sizes() == dst.sizes(), dir, ": model/", key, " has shape ", it->second.sizes(),
-                   ", this space's is ", dst.sizes());
-    dst.copy_(it->second);
-  };
-  for (const auto& kv : net->named_parameters()) take(loaded.shared, kv.key(), kv.value());
-  for (const auto& kv : net->named_buffers()) take(loaded.per_rank, kv.key(), kv.value());
+  ckpt::load_module(*net, ckpt::kModelPrefix, loaded.shared, loaded.per_rank, dir);
   log::info("weights from checkpoint ", dir, " (global step ", loaded.manifest.value("global_step", -1), ")");
 }
 

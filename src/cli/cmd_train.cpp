@@ -4,6 +4,7 @@
 // rebuilds the supernet from them and evaluates subnets on the test set (BN recalibrated).
 #include <torch/torch.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -17,7 +18,8 @@
 #include "core/signals.h"
 #include "data/open.h"
 #include "energy/report.h"
-#include "train/evaluator.h"
+#include "eval/evaluator.h"
+#include "train/grid.h"
 #include "train/progress.h"
 #include "train/trainer.h"
 
@@ -81,7 +83,7 @@ int cmd_train(const Args& in, Context& ctx) {
   if (ctx.comm.rank() == 0) {
     std::ostringstream os;
     os << result.global_steps << " steps in " << train::format_duration(result.seconds) << ", "
-       << static_cast<int>(result.images_per_s) << " img/s\n";
+       << std::llround(result.images_per_s) << " img/s\n";
     if (!result.test_grid.empty())
       os << "final test accuracy (BN recalibrated):\n" << train::Progress::table(result.test_grid);
     os << "results: " << cfg.run.dir << "/{config.yaml,metrics.jsonl,train.log,supernet.pt,checkpoints/}\n";
@@ -121,12 +123,10 @@ int cmd_eval(const Args& in, Context& ctx) {
   data::OpenOptions oo;
   oo.fashion_mnist_dir = cfg.data.fmnist_dir;
   auto data = data::open_dataset(cfg.data.source, oo);
-  const auto split = train::split_data(data.train->size(), cfg.data, cfg.run.seed);
-  std::vector<int64_t> test_idx(data.test->size());
-  for (size_t i = 0; i < test_idx.size(); ++i) test_idx[i] = static_cast<int64_t>(i);
-  train::Evaluator ev(ctx.comm, data.train, split.calib, data.test, test_idx,
-                      data::TransformOptions{0, false, cfg.data.mean, cfg.data.std}, cfg.data.calib_batch,
-                      cfg.train.eval_batch);
+  const auto split = eval::split_data(data.train->size(), cfg.data.holdout, cfg.data.calib_images, cfg.run.seed);
+  auto ev = eval::split_evaluator(ctx.comm, data, split, eval::Split::kTest,
+                                  data::TransformOptions{0, false, cfg.data.mean, cfg.data.std}, cfg.data.calib_batch,
+                                  cfg.train.eval_batch);
   auto res = ev.evaluate(net, subnets);
   if (ctx.comm.rank() == 0) std::cout << train::Progress::table(res);
   return 0;

@@ -103,11 +103,11 @@ void visit(V& v, PhaseConfig& p) {
   v.field("depth_list", p.depth_list, Range{1, 16});
   v.field("resolutions", p.resolutions, Range{8, 4096});
   v.field("subnets_per_step", p.subnets_per_step, Range{1, 64});
-  v.field("sampling", p.sampling, OneOf{{"uniform", "sandwich"}});
+  v.field("sampling", p.sampling, EnumWords<train::Sampling>(train::kSamplingWords));
   v.field("epochs", p.epochs, Range{1e-6, 1e4});
   v.field("warmup_epochs", p.warmup_epochs, Range{0, 1e4});
   v.field("base_lr", p.base_lr, Range{0, 100});
-  v.field("sort", p.sort, OneOf{{"none", "sort", "banded"}});
+  v.field("sort", p.sort, EnumWords<train::ChannelSort>(train::kChannelSortWords));
   v.field("distill", p.distill);
 }
 
@@ -124,7 +124,7 @@ void visit(V& v, TrainConfig& t) {
   v.list("phases", t.phases);
   v.field("log_every", t.log_every, Range{1, 1e9});
   v.field("metrics_every", t.metrics_every, Range{0, 1e9});
-  v.field("nan_policy", t.nan_policy, OneOf{{"stop", "skip"}});
+  v.field("nan_policy", t.nan_policy, EnumWords<train::NanPolicy>(train::kNanPolicyWords));
   v.field("validate_every", t.validate_every, Range{0, 1e6});
   v.field("val_resolutions", t.val_resolutions, Range{8, 4096});
   v.field("eval_batch", t.eval_batch, Range{1, 1e6});
@@ -137,8 +137,8 @@ void visit(V& v, TrainConfig& t) {
 
 template <class V>
 void visit(V& v, DistOptions& d) {
-  v.field("backend", d.backend, OneOf{{"auto", "serial", "mpi", "nccl"}});
-  v.field("device", d.device, OneOf{{"auto", "cpu", "cuda"}});
+  v.field("backend", d.backend, EnumWords<train::Backend>(train::kBackendWords));
+  v.field("device", d.device, EnumWords<train::DeviceChoice>(train::kDeviceWords));
   v.field("check_subnet", d.check_subnet);
 }
 

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "cli/config_tree.h"
+#include "core/enum_words.h"
 #include "core/error.h"
 
 namespace ofa::cli {
@@ -37,6 +38,13 @@ class Reader {
 
   template <class T, class C = NoCheck>
   void field(const char* key, T& out, C check = {});
+  /// An enum read as one of its words.
+  template <class E>
+  void field(const char* key, E& out, EnumWords<E> words) {
+    std::string w = words.word(out);
+    field(key, w, OneOf{words.words()});
+    words.value(w, out);
+  }
   template <class S>
   void section(const char* key, S& s);
   template <class S>
@@ -78,6 +86,10 @@ class Writer {
     out_ << YAML::Key << key << YAML::Value;
     if constexpr (is_vector<T>::value) out_ << YAML::Flow;
     out_ << v;
+  }
+  template <class E>
+  void field(const char* key, const E& v, EnumWords<E> words) {
+    out_ << YAML::Key << key << YAML::Value << words.word(v);
   }
   template <class S>
   void section(const char* key, S& s) {

@@ -134,6 +134,15 @@ SubnetChoices full_choices(const SpaceConfig& space) {
   return {space.ks_list, space.expand_list, space.depth_list, space.resolutions};
 }
 
+SubnetConfig uniform_subnet(const SpaceConfig& space, int ks, int e, int d, int r) {
+  SubnetConfig s;
+  s.ks.assign(space.num_blocks(), ks);
+  s.e.assign(space.num_blocks(), e);
+  s.d.assign(space.stages.size(), d);
+  s.r = r;
+  return s;
+}
+
 SubnetConfig extreme_subnet(const SpaceConfig& space, const SubnetChoices& choices, bool largest) {
   auto ext = [largest](const std::vector<int>& v) {
     OFA_CHECK(!v.empty(), "extreme_subnet: empty choice list");

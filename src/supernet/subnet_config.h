@@ -60,6 +60,8 @@ SubnetChoices full_choices(const SpaceConfig& space);
 SubnetConfig max_subnet(const SpaceConfig& space);
 /// Smallest kernel, expand and depth everywhere; the smallest resolution.
 SubnetConfig min_subnet(const SpaceConfig& space);
+/// The same kernel `ks` and expand ratio `e` in every block, depth `d` in every stage, resolution r.
+SubnetConfig uniform_subnet(const SpaceConfig& space, int ks, int e, int d, int r);
 /// The largest (or smallest) value of each of `choices`' lists everywhere.
 SubnetConfig extreme_subnet(const SpaceConfig& space, const SubnetChoices& choices, bool largest);
 /// Uniform per block (ks, e), per stage (d) and one resolution, drawn in that order from rng.

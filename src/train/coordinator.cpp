@@ -45,7 +45,7 @@ StepPlan Coordinator::sample(int phase_index, const PhaseConfig& phase, int64_t 
   p.step = step;
   // One resolution per step, shared by all its subnets (one image size per batch).
   p.resolution = phase.resolutions[rng.uniform_int(phase.resolutions.size())];
-  const bool sandwich = phase.sampling == "sandwich";
+  const bool sandwich = phase.sampling == Sampling::kSandwich;
   for (int i = 0; i < phase.subnets_per_step; ++i) {
     auto s = sandwich && i < 2 ? supernet::extreme_subnet(space_, choices, i == 0)
                                : supernet::sample_subnet(space_, choices, rng);

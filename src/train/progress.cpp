@@ -72,7 +72,7 @@ void Progress::record(const nlohmann::json& j) {
   std::fflush(metrics_);
 }
 
-void Progress::validation(const StepInfo& s, const std::string& split, const std::vector<SubnetResult>& grid) {
+void Progress::validation(const StepInfo& s, const std::string& split, const std::vector<eval::SubnetResult>& grid) {
   if (!active_) return;
   end_line();
   nlohmann::json j{{"type", "val"}, {"split", split}, {"phase", s.phase}, {"phase_name", s.phase_name},
@@ -89,7 +89,7 @@ void Progress::validation(const StepInfo& s, const std::string& split, const std
   log::info("[", s.phase_name, "] ", split, " grid of ", grid.size(), " subnets: mean accuracy ", mean * 100, "%");
 }
 
-std::string Progress::table(const std::vector<SubnetResult>& grid) {
+std::string Progress::table(const std::vector<eval::SubnetResult>& grid) {
   std::ostringstream os;
   char buf[160];
   std::snprintf(buf, sizeof buf, "%-5s %-5s %-5s %-5s %12s %10s %9s\n", "res", "ks", "e", "d", "MACs", "params", "accuracy");

@@ -9,7 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "train/evaluator.h"
+#include "eval/evaluator.h"
 
 namespace ofa::train {
 
@@ -29,10 +29,10 @@ class Progress {
   ~Progress();
   void step(const StepInfo& s);
   void record(const nlohmann::json& j);  // one metrics.jsonl line (rank 0 only)
-  void validation(const StepInfo& s, const std::string& split, const std::vector<SubnetResult>& grid);
+  void validation(const StepInfo& s, const std::string& split, const std::vector<eval::SubnetResult>& grid);
   void end_line();  // finishes an in-place line before other output
   /// The final table: subnet, resolution, MACs, params, accuracy.
-  static std::string table(const std::vector<SubnetResult>& grid);
+  static std::string table(const std::vector<eval::SubnetResult>& grid);
 
  private:
   bool active_, tty_;

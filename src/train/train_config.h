@@ -5,11 +5,41 @@
 #include <string>
 #include <vector>
 
+#include "core/enum_words.h"
 #include "energy/carbon.h"
 #include "energy/options.h"
 #include "supernet/space.h"
 
 namespace ofa::train {
+
+/// How a phase draws the subnets of a step. uniform: every subnet drawn uniformly (the paper).
+/// sandwich (BigNAS's sandwich rule): the first subnet is the phase's largest, the second its
+/// smallest, the rest uniform; needs subnets_per_step >= 2.
+enum class Sampling { kUniform, kSandwich };
+inline constexpr EnumWord<Sampling> kSamplingWords[] = {{"uniform", Sampling::kUniform},
+                                                        {"sandwich", Sampling::kSandwich}};
+/// Channel sort at the start of a phase: none, by importance (sort), or by importance within the
+/// bands of the phase's expand ratios (banded).
+enum class ChannelSort { kNone, kSort, kBanded };
+inline constexpr EnumWord<ChannelSort> kChannelSortWords[] = {
+    {"none", ChannelSort::kNone}, {"sort", ChannelSort::kSort}, {"banded", ChannelSort::kBanded}};
+/// What a non-finite loss does: stop the run (kData error) or skip the step on every rank.
+enum class NanPolicy { kStop, kSkip };
+inline constexpr EnumWord<NanPolicy> kNanPolicyWords[] = {{"stop", NanPolicy::kStop}, {"skip", NanPolicy::kSkip}};
+/// The gradient communicator (see DistOptions).
+enum class Backend { kAuto, kSerial, kMpi, kNccl };
+inline constexpr EnumWord<Backend> kBackendWords[] = {
+    {"auto", Backend::kAuto}, {"serial", Backend::kSerial}, {"mpi", Backend::kMpi}, {"nccl", Backend::kNccl}};
+/// Where the network trains (see DistOptions).
+enum class DeviceChoice { kAuto, kCpu, kCuda };
+inline constexpr EnumWord<DeviceChoice> kDeviceWords[] = {
+    {"auto", DeviceChoice::kAuto}, {"cpu", DeviceChoice::kCpu}, {"cuda", DeviceChoice::kCuda}};
+
+inline const char* to_string(Sampling v) { return EnumWords<Sampling>(kSamplingWords).word(v); }
+inline const char* to_string(ChannelSort v) { return EnumWords<ChannelSort>(kChannelSortWords).word(v); }
+inline const char* to_string(NanPolicy v) { return EnumWords<NanPolicy>(kNanPolicyWords).word(v); }
+inline const char* to_string(Backend v) { return EnumWords<Backend>(kBackendWords).word(v); }
+inline const char* to_string(DeviceChoice v) { return EnumWords<DeviceChoice>(kDeviceWords).word(v); }
 
 struct RunOptions {
   std::string name = "fmnist";
@@ -34,14 +64,11 @@ struct PhaseConfig {
   std::string name = "full";
   std::vector<int> ks_list{7}, expand_list{6}, depth_list{4}, resolutions{28};
   int subnets_per_step = 1;
-  /// uniform: every subnet of a step drawn uniformly (the paper). sandwich (BigNAS's sandwich
-  /// rule): the step's first subnet is the phase's largest, the second its smallest, the rest
-  /// uniform; needs subnets_per_step >= 2.
-  std::string sampling = "uniform";
+  Sampling sampling = Sampling::kUniform;
   double epochs = 1;          // may be fractional
   double warmup_epochs = 0;   // linear warmup from base_lr to base_lr x shards
   double base_lr = 0.05;      // per shard (per GPU in the paper); peak = base_lr x world x grad_accum
-  std::string sort = "none";  // channel sort at phase start: none | sort | banded
+  ChannelSort sort = ChannelSort::kNone;  // channel sort at phase start
   bool distill = true;        // KD from the teacher (the phase-0 network); phase 0 has none
 };
 
@@ -57,7 +84,7 @@ struct TrainConfig {
   std::vector<PhaseConfig> phases;
   int log_every = 50;        // progress line every N steps when not on a terminal
   int metrics_every = 50;    // metrics.jsonl record every N steps
-  std::string nan_policy = "stop";  // stop | skip
+  NanPolicy nan_policy = NanPolicy::kStop;
   int validate_every = 1;    // epochs between grid validations (and at each phase end); 0: phase ends only
   std::vector<int> val_resolutions;  // empty: min and max of the phase's resolutions
   int64_t eval_batch = 500;
@@ -71,9 +98,9 @@ struct TrainConfig {
 struct DistOptions {
   /// The gradient communicator: auto = NCCL when the network is on CUDA and the build has NCCL,
   /// else the process's (MPI or serial); nccl requires CUDA; mpi/serial need the network on the CPU.
-  std::string backend = "auto";  // auto | serial | mpi | nccl
+  Backend backend = Backend::kAuto;
   /// Where the network trains: auto = GPU `local rank mod visible GPUs` when LibTorch has CUDA.
-  std::string device = "auto";   // auto | cpu | cuda
+  DeviceChoice device = DeviceChoice::kAuto;
   bool check_subnet = false;     // all-gather a hash of the subnets and image size each rank ran, compare
 };
 

@@ -1,9 +1,9 @@
-// Trainer setup (see trainer.h): data split, network, reducer, teacher; the loop is in trainer_loop.cpp.
+// Trainer setup (see trainer.h): data split, network, reducer, hooks, device, teacher; the loop is in
+// trainer_loop.cpp.
 #include "train/trainer.h"
 
 #include <torch/torch.h>
 
-#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 
@@ -59,7 +59,7 @@ void validate_train_config(const RunConfig& cfg) {
     inside(ph.expand_list, cfg.space.expand_list, at + ".expand_list");
     inside(ph.depth_list, cfg.space.depth_list, at + ".depth_list");
     inside(ph.resolutions, cfg.space.resolutions, at + ".resolutions");
-    OFA_CHECK(ph.sampling != "sandwich" || ph.subnets_per_step >= 2, at,
+    OFA_CHECK(ph.sampling != Sampling::kSandwich || ph.subnets_per_step >= 2, at,
               ".sampling: sandwich takes the largest and the smallest subnet each step and needs subnets_per_step >= 2 (it is ",
               ph.subnets_per_step, ")");
     OFA_CHECK(!(ph.distill && i == 0), at, ".distill: the first phase trains the teacher and cannot distill");
@@ -70,19 +70,13 @@ void validate_train_config(const RunConfig& cfg) {
 void Trainer::State::setup() {
   // Test hook: OFA_TRAIN_FAULT=nan:<rank>@<global step> makes that rank's losses of that step NaN
   // (after the forward, so everything else of the step runs as usual), as a diverging run would.
-  if (const char* f = std::getenv("OFA_TRAIN_FAULT")) {
-    int r = -1;
-    long long g = -1;
-    if (std::sscanf(f, "nan:%d@%lld", &r, &g) == 2 && r == comm.rank()) nan_fault_step = g;
-  }
+  const char* fault = std::getenv("OFA_TRAIN_FAULT");
+  hooks = builtin_hooks(cfg.checkpoint, comm.rank(), fault != nullptr ? fault : "");
   const auto& d = cfg.data;
   data::OpenOptions oo;
   oo.fashion_mnist_dir = d.fmnist_dir;
   data = data::open_dataset(d.source, oo);
-  auto split = split_data(data.train->size(), d, cfg.run.seed);
-  train_idx = std::move(split.train);
-  holdout_idx = std::move(split.holdout);
-  calib_idx = std::move(split.calib);
+  split = eval::split_data(data.train->size(), d.holdout, d.calib_images, cfg.run.seed);
 
   torch::manual_seed(cfg.run.seed);
   net = supernet::OFAMobileNetV3(cfg.space);
@@ -100,7 +94,7 @@ void Trainer::State::setup() {
   reducer = std::make_unique<dist::Reducer>(nccl ? *nccl : comm, net->parameters(), ro);
 
   data::TransformOptions tf{d.pad, d.hflip, d.mean, d.std};
-  batches = std::make_unique<TrainBatches>(data.train, train_idx, comm.size(), comm.rank(), cfg.train.grad_accum,
+  batches = std::make_unique<TrainBatches>(data.train, split.train, comm.size(), comm.rank(), cfg.train.grad_accum,
                                            cfg.train.batch_per_rank / cfg.train.grad_accum, cfg.run.seed, tf);
   coord = std::make_unique<Coordinator>(comm, cfg.space, cfg.run.seed, cfg.dist.check_subnet);
   progress = std::make_unique<Progress>(comm.rank() == 0, (fs::path(cfg.run.dir) / "metrics.jsonl").string(),
@@ -109,10 +103,10 @@ void Trainer::State::setup() {
 
 void Trainer::State::choose_device() {
   const auto& d = cfg.dist;
-  const bool cuda = d.device == "cuda" || (d.device == "auto" && torch::cuda::is_available());
+  const bool cuda = d.device == DeviceChoice::kCuda || (d.device == DeviceChoice::kAuto && torch::cuda::is_available());
   if (cuda) {
     OFA_CHECK(torch::cuda::is_available(), "dist.device=cuda, but this LibTorch has no CUDA or sees no GPU");
-    OFA_CHECK(d.backend == "auto" || d.backend == "nccl", "dist.backend=", d.backend,
+    OFA_CHECK(d.backend == Backend::kAuto || d.backend == Backend::kNccl, "dist.backend=", to_string(d.backend),
               " reduces CPU tensors only; with the network on CUDA use nccl (or dist.device=cpu)");
     OFA_CHECK(dist::has_nccl(), "training on CUDA needs the NCCL communicator: build with -DOFA_WITH_NCCL=ON, "
               "or set dist.device=cpu");
@@ -121,7 +115,7 @@ void Trainer::State::choose_device() {
     device = torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(comm.local_rank() % gpus));
     nccl = std::make_unique<dist::Communicator>(dist::make_nccl(comm));
   } else {
-    OFA_CHECK(d.backend != "nccl", "dist.backend=nccl needs the network on CUDA (dist.device)");
+    OFA_CHECK(d.backend != Backend::kNccl, "dist.backend=nccl needs the network on CUDA (dist.device)");
   }
   log::info("training on ", device.str(), ", gradients over ", nccl ? nccl->backend() : comm.backend());
 }
@@ -137,8 +131,8 @@ void Trainer::State::make_teacher() {
   // averages: those depend on how the global batch was split over ranks, the calibration does not,
   // so the teacher (and everything distilled from it) is the same at any world size.
   const auto& d = cfg.data;
-  Evaluator calib(comm, data.train, calib_idx, data.train, {}, data::TransformOptions{0, false, d.mean, d.std},
-                  d.calib_batch, cfg.train.eval_batch);
+  eval::Evaluator calib(comm, data.train, split.calib, data.train, {}, data::TransformOptions{0, false, d.mean, d.std},
+                        d.calib_batch, cfg.train.eval_batch);
   calib.recalibrate(teacher, max.r);
   teacher->eval();
 }

@@ -8,7 +8,8 @@
 
 #include "dist/communicator.h"
 #include "supernet/ofa_mbv3.h"
-#include "train/evaluator.h"
+#include "eval/evaluator.h"
+#include "train/hooks.h"
 #include "train/train_config.h"
 
 namespace ofa::train {
@@ -17,7 +18,7 @@ struct TrainResult {
   int64_t global_steps = 0;
   double seconds = 0;
   double images_per_s = 0;            // training throughput over the whole run (global images)
-  std::vector<SubnetResult> test_grid;  // final grid on the test set (BN recalibrated)
+  std::vector<eval::SubnetResult> test_grid;  // final grid on the test set (BN recalibrated)
   bool preempted = false;               // stopped by a signal after writing a checkpoint
   int signal = 0;                       // which signal
   int64_t resumed_step = -1;            // global step of the checkpoint it resumed from
@@ -33,6 +34,8 @@ class Trainer {
   /// global steps) and the final test evaluation. Stops early, with result.preempted, after a
   /// SIGUSR2/SIGTERM checkpoint (core/signals.h handlers must be installed by the caller).
   TrainResult run();
+  /// Adds a hook (hooks.h) after the built-in ones; before run(). Names must be unique.
+  void add_hook(std::unique_ptr<TrainerHook> hook);
   /// The supernet (for tests and export).
   supernet::OFAMobileNetV3& net();
 

@@ -1,8 +1,8 @@
 // Trainer checkpoints and resume (see trainer_state.h and docs/checkpoint-format.md). What a
 // checkpoint holds: the parameters (kernel-transform matrices included), the SGD momentum of the
 // running phase, the teacher, and each rank's own BN running statistics; the manifest's `state`
-// holds the position (phase, step, global step, samples), the LR schedule position and the
-// coordinator/sampler counters. Every per-step random choice is a function of (seed, phase, step)
+// holds the RunPosition (phase, step, global step, samples, LR, coordinator and sampler
+// positions) and the hooks' own states. Tensor names are ckpt/tensor_keys.h's. Every per-step random choice is a function of (seed, phase, step)
 // or of the global step, so nothing else is needed for a bit-exact continuation.
 #include <torch/torch.h>
 
@@ -13,7 +13,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "dist/launch_env.h"
-#include "train/schedule.h"
+#include "ckpt/tensor_keys.h"
 #include "train/trainer_state.h"
 
 namespace ofa::train {
@@ -24,23 +24,8 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-constexpr const char* kModel = "model/";
-constexpr const char* kMomentum = "optimizer/momentum/";
-constexpr const char* kTeacher = "teacher/";
-
 // How libtorch's optimizers key their per-parameter state.
 std::string state_key(const torch::Tensor& p) { return c10::guts::to_string(p.unsafeGetTensorImpl()); }
-
-void copy_into(const torch::Tensor& dst, const std::map<std::string, torch::Tensor>& src, const std::string& key,
-               const std::string& dir) {
-  auto it = src.find(key);
-  OFA_CHECK_KIND(kData, it != src.end(), dir, ": checkpoint has no tensor '", key,
-                 "' (written for another space or version?)");
-  OFA_CHECK_KIND(kData, it->second.sizes() == dst.sizes(), dir, ": tensor '", key, "' has shape ",
-                 it->second.sizes(), ", this network's is ", dst.sizes(), " (another space?)");
-  torch::NoGradGuard no_grad;
-  dst.copy_(it->second);
-}
 
 }  // namespace
 
@@ -50,76 +35,61 @@ std::string Trainer::State::ckpt_root() const {
 
 void Trainer::State::save_checkpoint(int next_phase, int64_t next_step, const std::string& reason,
                                      torch::optim::SGD* opt) {
-  if (global_step == last_ckpt_step) return;  // e.g. an interval and the stop at the same step
+  if (pos.global_step == last_ckpt_step) return;  // e.g. an interval and the stop at the same step
   const auto t0 = Clock::now();
   ckpt::SaveRequest req;
-  req.global_step = global_step;
+  req.global_step = pos.global_step;
   req.reason = reason;
-  for (const auto& kv : net->named_parameters()) req.shared.emplace_back(kModel + kv.key(), kv.value());
-  for (const auto& kv : net->named_buffers()) req.per_rank.emplace_back(kModel + kv.key(), kv.value());
+  ckpt::add_module(*net, ckpt::kModelPrefix, req.shared, req.per_rank);
   if (opt != nullptr) {
     const auto& st = opt->state();
     for (const auto& kv : net->named_parameters()) {
       auto it = st.find(state_key(kv.value()));
       if (it == st.end()) continue;
       const auto& buf = static_cast<const torch::optim::SGDParamState&>(*it->second).momentum_buffer();
-      if (buf.defined()) req.shared.emplace_back(kMomentum + kv.key(), buf);
+      if (buf.defined()) req.shared.emplace_back(ckpt::kMomentumPrefix + kv.key(), buf);
     }
   }
-  if (teacher) {
-    for (const auto& kv : teacher->named_parameters()) req.shared.emplace_back(kTeacher + kv.key(), kv.value());
-    for (const auto& kv : teacher->named_buffers()) req.shared.emplace_back(kTeacher + kv.key(), kv.value());
-  }
+  if (teacher) ckpt::add_module(*teacher, ckpt::kTeacherPrefix, req.shared, req.shared);
+  RunPosition at = pos;
+  at.phase = next_phase;
+  at.step = next_step;
+  at.teacher = static_cast<bool>(teacher);
+  at.global_batch = global_batch();
+  at.world_size = comm.size();
+  at.grad_accum = cfg.train.grad_accum;
+  if (next_step > 0) at.train_seconds += std::chrono::duration<double>(t0 - phase_t0).count();  // the running phase
   const int nphases = static_cast<int>(cfg.train.phases.size());
-  const double running = std::chrono::duration<double>(Clock::now() - phase_t0).count();
-  json state = {{"phase", next_phase},
-                {"phases", nphases},
-                {"step", next_step},
-                {"global_step", global_step},
-                {"global_batch", global_batch()},
-                {"samples_in_phase", next_step * global_batch()},
-                {"world_size", comm.size()},
-                {"grad_accum", cfg.train.grad_accum},
-                {"train_images", train_images},
-                {"train_seconds", train_seconds + (next_step > 0 ? running : 0.0)},
-                {"best_accuracy", best_accuracy},
-                {"teacher", static_cast<bool>(teacher)},
-                {"coordinator", {{"seed", cfg.run.seed}, {"phase", next_phase}, {"step", next_step}}}};
-  if (next_phase < nphases) {
-    const auto& ph = cfg.train.phases[next_phase];
-    const int64_t spe = batches->steps_per_epoch();
-    const int64_t total = phase_steps(next_phase);
-    LrSchedule lr{ph.base_lr, ph.base_lr * shards(), std::llround(ph.warmup_epochs * spe), total};
-    state["phase_name"] = ph.name;
-    state["lr"] = {{"step", next_step}, {"total_steps", total}, {"warmup_steps", lr.warmup_steps},
-                   {"next_lr", lr.at(std::min(next_step, total - 1))}};
-    state["sampler"] = {{"seed", cfg.run.seed}, {"epoch", next_step / spe}, {"step_in_epoch", next_step % spe},
-                        {"steps_per_epoch", spe}};
+  const bool more = next_phase < nphases;
+  const PhaseSchedule sched = more ? schedule(next_phase) : PhaseSchedule{};
+  req.state = at.to_json(nphases, cfg.run.seed, more ? &cfg.train.phases[next_phase] : nullptr, more ? &sched : nullptr);
+  for (const auto& h : hooks) {
+    json hs = h->state();
+    if (!hs.is_null()) req.state["hooks"][h->name()] = std::move(hs);
   }
-  if (stop_signal != 0) state["signal"] = stop_signal;
-  req.state = state;
   req.extra = {{"config_hash", cfg.config_hash}, {"run_name", cfg.run.name}, {"energy", gather_energy()}};
   ckpt::KeepPolicy keep{cfg.checkpoint.keep_last, cfg.checkpoint.keep_phase_ends, cfg.checkpoint.recycle};
   last_checkpoint = ckpt::save(comm, ckpt_root(), req, keep);
-  last_ckpt_step = global_step;
-  last_ckpt = Clock::now();
-  const double secs = std::chrono::duration<double>(last_ckpt - t0).count();
-  log::info("checkpoint ", last_checkpoint, " (", reason, ", global step ", global_step, ", ",
+  last_ckpt_step = pos.global_step;
+  const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+  log::info("checkpoint ", last_checkpoint, " (", reason, ", global step ", pos.global_step, ", ",
             static_cast<int>(secs * 1000), " ms)");
-  progress->record({{"type", "checkpoint"}, {"global_step", global_step}, {"reason", reason},
+  progress->record({{"type", "checkpoint"}, {"global_step", pos.global_step}, {"reason", reason},
                     {"dir", last_checkpoint}, {"seconds", secs}});
+  for (auto& h : hooks) h->on_checkpoint({pos.global_step, last_checkpoint, reason});
 }
 
-Trainer::State::Position Trainer::State::resume() {
-  const auto& ck = cfg.checkpoint;
-  if (ck.resume == "none") return {};
-  const bool automatic = ck.resume == "auto";
+namespace {
+
+// The checkpoints resume may try, newest first: the explicit one, or (auto) every committed one
+// under root as rank 0 lists them, so that every rank tries the same ones.
+std::vector<std::string> resume_candidates(dist::Communicator& comm, const std::string& resume,
+                                           const std::string& root) {
   std::string joined;
-  if (!automatic) {
-    joined = ck.resume;
+  if (resume != "auto") {
+    joined = resume;
   } else if (comm.rank() == 0) {
-    // Newest first; rank 0 decides the candidates so every rank tries the same ones.
-    auto entries = ckpt::list(ckpt_root());
+    auto entries = ckpt::list(root);
     for (auto it = entries.rbegin(); it != entries.rend(); ++it) {
       if (it->committed)
         joined += it->dir + "\n";
@@ -128,12 +98,21 @@ Trainer::State::Position Trainer::State::resume() {
     }
   }
   if (comm.size() > 1) comm.broadcast_string(joined, 0);
-  std::vector<std::string> candidates;
+  std::vector<std::string> out;
   std::istringstream in(joined);
   for (std::string line; std::getline(in, line);)
-    if (!line.empty()) candidates.push_back(line);
-  if (candidates.empty()) return {};
+    if (!line.empty()) out.push_back(line);
+  return out;
+}
 
+}  // namespace
+
+bool Trainer::State::resume() {
+  const auto& ck = cfg.checkpoint;
+  if (ck.resume == "none") return false;
+  const bool automatic = ck.resume == "auto";
+  const auto candidates = resume_candidates(comm, ck.resume, ckpt_root());
+  if (candidates.empty()) return false;
   std::string problems;
   for (const auto& dir : candidates) {
     std::unique_ptr<ckpt::Loaded> loaded;
@@ -146,72 +125,74 @@ Trainer::State::Position Trainer::State::resume() {
       problems += "\n  " + std::string(e.what());
       continue;
     }
-    const json& m = loaded->manifest;
-    const std::string hash = m.value("config_hash", "");
-    if (hash != cfg.config_hash) {
-      OFA_CHECK(ck.allow_config_change, dir, " was written by a different training configuration (hash ", hash,
-                ", this one ", cfg.config_hash, "); resume with the run's own config (", cfg.run.dir,
-                "/config.yaml), start over with --no-resume, or set checkpoint.allow_config_change=true");
-      log::warn(dir, ": the training configuration changed since this checkpoint (allowed by config)");
-    }
-    const json& st = m.at("state");
-    Position pos{st.at("phase").get<int>(), st.at("step").get<int64_t>()};
-    const int nphases = static_cast<int>(cfg.train.phases.size());
-    OFA_CHECK(pos.phase <= nphases, dir, ": checkpoint is in phase ", pos.phase, " but the config has only ",
-              nphases, " phases");
-
-    torch::NoGradGuard no_grad;
-    for (const auto& kv : net->named_parameters()) copy_into(kv.value(), loaded->shared, kModel + kv.key(), dir);
-    for (const auto& kv : net->named_buffers()) copy_into(kv.value(), loaded->per_rank, kModel + kv.key(), dir);
-    if (st.at("teacher").get<bool>()) {
-      teacher = supernet::OFAMobileNetV3(cfg.space);
-      teacher->to(device);
-      for (const auto& kv : teacher->named_parameters()) {
-        kv.value().set_requires_grad(false);
-        copy_into(kv.value(), loaded->shared, kTeacher + kv.key(), dir);
-      }
-      for (const auto& kv : teacher->named_buffers()) copy_into(kv.value(), loaded->shared, kTeacher + kv.key(), dir);
-      teacher->set_active(supernet::max_subnet(cfg.space));
-      teacher->eval();
-    }
-    global_step = st.at("global_step").get<int64_t>();
-    train_images = st.at("train_images").get<int64_t>();
-    train_seconds = st.at("train_seconds").get<double>();
-    best_accuracy = st.value("best_accuracy", 0.0);
-
-    // Another global batch (another world size at the same per-rank batch): continue at the same
-    // sample position of the phase. Same global batch: the same step, whatever the world size.
-    const int64_t old_batch = st.at("global_batch").get<int64_t>();
-    if (old_batch != global_batch() && pos.phase < nphases) {
-      const int64_t samples = st.at("samples_in_phase").get<int64_t>();
-      pos.step = samples / global_batch();
-      log::warn(dir, ": global batch ", old_batch, " -> ", global_batch(), "; resuming phase ", pos.phase,
-                " at sample ", pos.step * global_batch(), " of ", samples, " seen (step ", pos.step, ")",
-                samples % global_batch() != 0 ? ", the partial batch is repeated" : "");
-    }
-    log::info("resuming from ", dir, ": phase ", pos.phase, " step ", pos.step, ", global step ", global_step,
-              loaded->same_world ? "" : " (resharded from " + std::to_string(m.at("world_size").get<int>()) + " ranks)");
-    progress->record({{"type", "resume"}, {"dir", dir}, {"global_step", global_step}, {"phase", pos.phase},
-                      {"step", pos.step}, {"world_size", comm.size()}});
-    if (comm.rank() == 0)
-      for (const auto& aside : ckpt::set_aside_newer(ckpt_root(), global_step, dir))
-        log::warn("checkpoint ", aside, " belongs to the timeline this resume abandons (newer than, or another "
-                  "run's step of, ", dir, "): moved aside, never resumed from or pruned; delete it when not needed");
-    last_checkpoint = dir;
-    last_ckpt_step = global_step;
-    restored_energy = m.value("energy", json());
-    resumed = std::move(loaded);
-    return pos;
+    restore_from(std::move(loaded));
+    return true;
   }
   fail(ErrorKind::kData, "no usable checkpoint among ", candidates.size(), " committed in ", ckpt_root(), ":",
        problems, "\nstart over with --no-resume (the directory is left as it is)");
+}
+
+void Trainer::State::restore_from(std::unique_ptr<ckpt::Loaded> loaded) {
+  const std::string& dir = loaded->dir;
+  const json& m = loaded->manifest;
+  const std::string hash = m.value("config_hash", "");
+  if (hash != cfg.config_hash) {
+    OFA_CHECK(cfg.checkpoint.allow_config_change, dir, " was written by a different training configuration (hash ",
+              hash, ", this one ", cfg.config_hash, "); resume with the run's own config (", cfg.run.dir,
+              "/config.yaml), start over with --no-resume, or set checkpoint.allow_config_change=true");
+    log::warn(dir, ": the training configuration changed since this checkpoint (allowed by config)");
+  }
+  OFA_CHECK_KIND(kData, m.contains("state"), dir, ": manifest has no 'state'");
+  const json& st = m.at("state");
+  RunPosition at = RunPosition::from_json(st, dir + "/manifest.json");
+  const int nphases = static_cast<int>(cfg.train.phases.size());
+  OFA_CHECK(at.phase <= nphases, dir, ": checkpoint is in phase ", at.phase, " but the config has only ", nphases,
+            " phases");
+  ckpt::load_module(*net, ckpt::kModelPrefix, loaded->shared, loaded->per_rank, dir);
+  if (at.teacher) {
+    teacher = supernet::OFAMobileNetV3(cfg.space);
+    teacher->to(device);
+    for (auto& p : teacher->parameters()) p.set_requires_grad(false);
+    ckpt::load_module(*teacher, ckpt::kTeacherPrefix, loaded->shared, loaded->shared, dir);
+    teacher->set_active(supernet::max_subnet(cfg.space));
+    teacher->eval();
+  }
+  // Another global batch (another world size at the same per-rank batch): continue at the same
+  // sample position of the phase. Same global batch: the same step, whatever the world size.
+  if (at.global_batch != global_batch() && at.phase < nphases) {
+    const int64_t samples = at.samples_in_phase();
+    at.step = samples / global_batch();
+    log::warn(dir, ": global batch ", at.global_batch, " -> ", global_batch(), "; resuming phase ", at.phase,
+              " at sample ", at.step * global_batch(), " of ", samples, " seen (step ", at.step, ")",
+              samples % global_batch() != 0 ? ", the partial batch is repeated" : "");
+  }
+  const int old_world = at.world_size;
+  at.global_batch = global_batch();
+  at.world_size = comm.size();
+  at.grad_accum = cfg.train.grad_accum;
+  pos = at;
+  log::info("resuming from ", dir, ": phase ", pos.phase, " step ", pos.step, ", global step ", pos.global_step,
+            loaded->same_world ? "" : " (resharded from " + std::to_string(old_world) + " ranks)");
+  progress->record({{"type", "resume"}, {"dir", dir}, {"global_step", pos.global_step}, {"phase", pos.phase},
+                    {"step", pos.step}, {"world_size", comm.size()}});
+  if (comm.rank() == 0)
+    for (const auto& aside : ckpt::set_aside_newer(ckpt_root(), pos.global_step, dir))
+      log::warn("checkpoint ", aside, " belongs to the timeline this resume abandons (newer than, or another "
+                "run's step of, ", dir, "): moved aside, never resumed from or pruned; delete it when not needed");
+  const json hook_states = st.value("hooks", json::object());
+  for (auto& h : hooks)
+    if (hook_states.contains(h->name())) h->restore(hook_states.at(h->name()));
+  last_checkpoint = dir;
+  last_ckpt_step = pos.global_step;
+  restored_energy = m.value("energy", json());
+  resumed = std::move(loaded);
 }
 
 void Trainer::State::restore_momentum(torch::optim::SGD& opt) {
   if (!resumed) return;
   size_t n = 0;
   for (const auto& kv : net->named_parameters()) {
-    auto it = resumed->shared.find(kMomentum + kv.key());
+    auto it = resumed->shared.find(ckpt::kMomentumPrefix + kv.key());
     if (it == resumed->shared.end()) continue;
     auto st = std::make_unique<torch::optim::SGDParamState>();
     st->momentum_buffer(it->second.to(kv.value().device(), /*non_blocking=*/false, /*copy=*/true));

@@ -1,21 +1,21 @@
-// The phase loop and one training step of Trainer (see trainer.h); setup lives in trainer.cpp.
+// The run, its phases and one training step of Trainer (see trainer.h): what every rank does per
+// step, and where the hooks (hooks.h) are called; setup lives in trainer.cpp.
 #include <torch/torch.h>
 
 #include <chrono>
 #include <cmath>
-#include <csignal>
 #include <filesystem>
 #include <limits>
 
 #include "core/error.h"
 #include "core/log.h"
 #include "core/rng.h"
-#include "core/signals.h"
 #include "dist/reducer.h"
 #include "train/batches.h"
 #include "train/coordinator.h"
 #include "train/loss.h"
 #include "train/progress.h"
+#include "train/grid.h"
 #include "train/schedule.h"
 #include "train/trainer.h"
 
@@ -42,26 +42,22 @@ void set_lr(torch::optim::SGD& opt, double lr) {
   for (auto& g : opt.param_groups()) static_cast<torch::optim::SGDOptions&>(g.options()).lr(lr);
 }
 
+double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
 }  // namespace
 
-Trainer::State::StepResult Trainer::State::step(int p, const PhaseConfig& phase, int64_t s, int64_t epoch_key,
-                                                torch::optim::SGD& opt, double lr) {
+Trainer::State::Accumulated Trainer::State::accumulate(const StepPlan& plan, const PhaseConfig& phase,
+                                                        int64_t epoch_key, int64_t step_in_epoch) {
   const auto& t = cfg.train;
-  const StepPlan plan = coord->plan(p, phase, s);
-  const int64_t step_in_epoch = s % batches->steps_per_epoch();
-  reducer->zero_grad();  // the gradients live in the reducer's buckets
   LossOptions lo{t.label_smoothing, t.kd_weight, t.kd_temperature};
-  double loss_sum = 0;
-  bool finite = true;
-  const bool inject_nan = global_step == nan_fault_step;
-  uint64_t applied = 0;  // what this rank ran: its active subnets and image sizes (dist.check_subnet)
+  Accumulated acc;
   for (int m = 0; m < t.grad_accum; ++m) {
     auto batch = batches->get(epoch_key, step_in_epoch, m, plan.resolution);
     if (device.is_cuda()) {
       batch.images = batch.images.to(device, /*non_blocking=*/true);
       batch.labels = batch.labels.to(device, /*non_blocking=*/true);
     }
-    train_images += batch.images.size(0) * comm.size();
+    pos.train_images += batch.images.size(0) * comm.size();
     torch::Tensor teacher_logits;
     if (phase.distill && teacher) {
       torch::NoGradGuard no_grad;
@@ -70,48 +66,58 @@ Trainer::State::StepResult Trainer::State::step(int p, const PhaseConfig& phase,
     for (size_t i = 0; i < plan.subnets.size(); ++i) {
       net->set_active(plan.subnets[i]);
       if (coord->checking())
-        applied = hash_keys({applied, net->active().stable_hash(), static_cast<uint64_t>(batch.images.size(-2)),
-                             static_cast<uint64_t>(batch.images.size(-1))});
+        acc.applied = hash_keys({acc.applied, net->active().stable_hash(), static_cast<uint64_t>(batch.images.size(-2)),
+                                 static_cast<uint64_t>(batch.images.size(-1))});
       // Dropout masks keyed by (step, shard, subnet): reproducible and rank-count independent.
       const int shard = comm.rank() * t.grad_accum + m;
-      torch::manual_seed(hash_keys({static_cast<uint64_t>(cfg.run.seed), static_cast<uint64_t>(global_step),
+      torch::manual_seed(hash_keys({static_cast<uint64_t>(cfg.run.seed), static_cast<uint64_t>(pos.global_step),
                                     static_cast<uint64_t>(shard), i}) >> 1);
       auto loss = subnet_loss(net->forward(batch.images), batch.labels, teacher_logits, lo) / t.grad_accum;
-      if (inject_nan) loss = loss * std::numeric_limits<double>::quiet_NaN();
+      for (auto& h : hooks) h->on_loss(pos.global_step, loss);
       const double v = loss.item<double>();
-      finite = finite && std::isfinite(v);
-      loss_sum += v;
+      acc.finite = acc.finite && std::isfinite(v);
+      acc.loss_sum += v;
       // Gradients arrive pre-divided by the ranks: the reducer only sums (ReducerOptions::prescaled).
       if (comm.size() > 1) loss = loss * reducer->loss_scale();
       if (m + 1 == t.grad_accum && i + 1 == plan.subnets.size()) reducer->arm(loss);
       loss.backward();
     }
   }
+  return acc;
+}
+
+Trainer::State::StepResult Trainer::State::step(int p, const PhaseConfig& phase, int64_t s, int64_t epoch_key,
+                                                torch::optim::SGD& opt, double lr) {
+  const auto& t = cfg.train;
+  const StepPlan plan = coord->plan(p, phase, s);
+  reducer->zero_grad();  // the gradients live in the reducer's buckets
+  const Accumulated acc = accumulate(plan, phase, epoch_key, s % batches->steps_per_epoch());
+  const double loss_sum = acc.loss_sum;
+  const bool finite = acc.finite;
+  const uint64_t applied = acc.applied;  // what this rank ran (dist.check_subnet)
   reducer->finish();
   coord->check_applied(p, s, applied);  // after finish(): the comm thread is idle
-  // One tiny reduction per step: the global loss, whether any rank saw a non-finite loss, whether
-  // any rank got a stop signal, and whether rank 0's clock says a timed checkpoint is due.
-  const auto& ck = cfg.checkpoint;
-  const bool time_due = comm.rank() == 0 && ck.every_minutes > 0 &&
-                        std::chrono::duration<double>(Clock::now() - last_ckpt).count() >= 60 * ck.every_minutes;
-  const int sig = signals::stop_requested();
-  if (sig != 0) stop_signal = sig;
-  auto stats = torch::tensor({loss_sum, finite ? 0.0 : 1.0, sig == SIGUSR2 ? 1.0 : 0.0, time_due ? 1.0 : 0.0,
-                              sig != 0 && sig != SIGUSR2 ? 1.0 : 0.0},
-                             torch::kDouble);
+  // One tiny reduction per step: the loss, whether any rank saw a non-finite loss, and the hooks'
+  // votes (a stop signal on some rank, rank 0's clock saying a timed checkpoint is due, ...).
+  std::vector<double> local{loss_sum, finite ? 0.0 : 1.0};
+  for (auto& h : hooks) {
+    const size_t at = local.size();
+    local.resize(at + h->vote_slots(), 0.0);
+    h->vote(pos.global_step, local.data() + at);
+  }
+  auto stats = torch::tensor(local, torch::kDouble);
   comm.all_reduce(stats);
   StepResult r;
-  r.loss = stats[0].item<double>() / comm.size() / plan.subnets.size();
-  r.time_due = stats[3].item<double>() > 0;
-  // Every rank learns which signal stopped the job (SIGUSR2 first), not only the one that got it.
-  r.preempt = stats[2].item<double>() > 0 || stats[4].item<double>() > 0;
-  if (r.preempt && stop_signal == 0) stop_signal = stats[2].item<double>() > 0 ? SIGUSR2 : SIGTERM;
-  if (stats[1].item<double>() > 0) {
+  const double* sums = stats.data_ptr<double>();
+  r.loss = sums[0] / comm.size() / plan.subnets.size();
+  r.votes.assign(sums + 2, sums + stats.numel());
+  if (sums[1] > 0) {
     const std::string where = "phase " + std::to_string(p) + " (" + phase.name + ") step " + std::to_string(s) +
-                              " (global step " + std::to_string(global_step) + ")";
-    OFA_CHECK_KIND(kData, t.nan_policy == "skip", "non-finite loss at ", where,
+                              " (global step " + std::to_string(pos.global_step) + ")";
+    OFA_CHECK_KIND(kData, t.nan_policy == NanPolicy::kSkip, "non-finite loss at ", where,
                    "; lower the learning rate or set train.nan_policy=skip");
     log::warn("non-finite loss at ", where, ": step skipped");
+    r.skipped = true;
     return r;
   }
   set_lr(opt, lr);
@@ -119,90 +125,115 @@ Trainer::State::StepResult Trainer::State::step(int p, const PhaseConfig& phase,
   return r;
 }
 
-std::vector<SubnetResult> Trainer::State::validate(int p, const StepInfo& info, bool test_set) {
-  const auto& d = cfg.data;
-  data::TransformOptions tf{0, false, d.mean, d.std};
-  std::vector<int64_t> eval_idx = holdout_idx;
-  if (test_set) {
-    eval_idx.resize(data.test->size());
-    for (size_t i = 0; i < eval_idx.size(); ++i) eval_idx[i] = static_cast<int64_t>(i);
+StepActions Trainer::State::after_step(int p, const PhaseSchedule& sched, int64_t s, int64_t s0, const StepResult& r,
+                                       StepInfo& info, int64_t images0) {
+  const auto& t = cfg.train;
+  const auto& phase = t.phases[p];
+  ++pos.global_step;
+  pos.step = s + 1;
+  if (monitor) monitor->add_samples(t.batch_per_rank);
+  const double secs = seconds_since(phase_t0);
+  const int64_t epoch = s / sched.steps_per_epoch;
+  info.epoch = epoch;
+  info.step = s;
+  info.global_step = pos.global_step;
+  info.loss = r.loss;
+  info.lr = sched.lr.at(s);
+  info.images_per_s = (pos.train_images - images0) / std::max(1e-9, secs);
+  info.eta_s = secs / (s + 1 - s0) * (sched.total_steps - s - 1);
+  progress->step(info);
+  const bool last = s + 1 == sched.total_steps;
+  if (t.metrics_every > 0 && (pos.global_step % t.metrics_every == 0 || last))
+    progress->record({{"type", "train"}, {"phase", p}, {"phase_name", phase.name}, {"epoch", epoch}, {"step", s},
+                      {"global_step", pos.global_step}, {"loss", r.loss}, {"lr", info.lr},
+                      {"images_per_s", info.images_per_s}, {"time_s", secs}});
+  StepActions actions;
+  StepEvent ev{p, phase, s, epoch, pos.global_step, r.loss, info.lr, r.skipped, nullptr};
+  size_t at = 0;
+  for (auto& h : hooks) {
+    ev.votes = r.votes.data() + at;
+    at += h->vote_slots();
+    h->on_step_end(ev, actions);
   }
-  Evaluator ev(comm, data.train, calib_idx, test_set ? data.test : data.train, eval_idx, tf, d.calib_batch,
-               cfg.train.eval_batch);
-  auto grid = phase_grid(cfg.space, cfg.train.phases[p], cfg.train.val_resolutions);
-  auto res = ev.evaluate(net, grid);
-  progress->validation(info, test_set ? "test" : "holdout", res);
-  if (!test_set)
-    for (const auto& g : res) best_accuracy = std::max(best_accuracy, g.accuracy);
-  return res;
+  if ((s + 1) % sched.steps_per_epoch == 0 || last) {
+    const bool due = last || (t.validate_every > 0 && (epoch + 1) % t.validate_every == 0);
+    std::vector<eval::SubnetResult> grid;
+    if (due) grid = validate(p, info, eval::Split::kHoldout);
+    const EpochEvent ee{p, epoch, pos.global_step, due ? &grid : nullptr};
+    for (auto& h : hooks) h->on_epoch_end(ee);
+  }
+  return actions;
 }
 
-int64_t Trainer::State::phase_steps(int p) const {
-  return std::max<int64_t>(1, std::llround(cfg.train.phases[p].epochs * batches->steps_per_epoch()));
+std::vector<eval::SubnetResult> Trainer::State::validate(int p, const StepInfo& info, eval::Split which) {
+  const auto& d = cfg.data;
+  auto ev = eval::split_evaluator(comm, data, split, which, data::TransformOptions{0, false, d.mean, d.std},
+                                  d.calib_batch, cfg.train.eval_batch);
+  auto res = ev.evaluate(net, phase_grid(cfg.space, cfg.train.phases[p], cfg.train.val_resolutions));
+  progress->validation(info, which == eval::Split::kTest ? "test" : "holdout", res);
+  if (which == eval::Split::kHoldout)
+    for (const auto& g : res) pos.best_accuracy = std::max(pos.best_accuracy, g.accuracy);
+  return res;
 }
 
 bool Trainer::State::run_phase(int p, int64_t s0) {
   const auto& t = cfg.train;
-  const auto& ck = cfg.checkpoint;
   const auto& phase = t.phases[p];
-  const int64_t spe = batches->steps_per_epoch();
-  const int64_t total = phase_steps(p);
-  LrSchedule lr{phase.base_lr, phase.base_lr * shards(), std::llround(phase.warmup_epochs * spe), total};
-  auto opt = make_optimizer(net, t, lr.at(0));
+  const PhaseSchedule sched = schedule(p);
+  auto opt = make_optimizer(net, t, sched.lr.at(0));
   if (s0 > 0) restore_momentum(opt);
   resumed.reset();
-  const int64_t epochs = (total + spe - 1) / spe;
+  pos.phase = p;
+  pos.step = s0;
   phase_t0 = Clock::now();
   energy_segment("phase" + std::to_string(p) + ":" + phase.name);
-  const int64_t images0 = train_images;
+  const int64_t images0 = pos.train_images;
   StepInfo info{phase.name, p, static_cast<int>(t.phases.size())};
-  info.epochs = epochs;
-  info.steps = total;
-  bool save_at_end = false;
-  for (int64_t s = s0; s < total; ++s) {
-    if (t.max_steps > 0 && global_step >= t.max_steps) {
-      if (ck.on_stop) save_checkpoint(p, s, "stop", &opt);
+  info.epochs = sched.epochs;
+  info.steps = sched.total_steps;
+  for (auto& h : hooks) h->on_phase_start({p, phase, sched, s0});
+  bool interval_at_end = false;
+  for (int64_t s = s0; s < sched.total_steps; ++s) {
+    if (t.max_steps > 0 && pos.global_step >= t.max_steps) {
+      if (cfg.checkpoint.on_stop) save_checkpoint(p, s, "stop", &opt);
+      pos.train_seconds += seconds_since(phase_t0);  // the stopped phase's time counts too
       return false;
     }
-    if (s == 0 && phase.sort != "none") {
-      net->sort_channels(phase.sort == "banded" ? phase.expand_list : std::vector<int>{});
-      log::info("[", phase.name, "] channels sorted by importance", phase.sort == "banded" ? " (banded)" : "");
+    if (s == 0 && phase.sort != ChannelSort::kNone) {
+      const bool banded = phase.sort == ChannelSort::kBanded;
+      net->sort_channels(banded ? phase.expand_list : std::vector<int>{});
+      log::info("[", phase.name, "] channels sorted by importance", banded ? " (banded)" : "");
     }
-    const int64_t epoch = s / spe;
-    const StepResult r = step(p, phase, s, static_cast<int64_t>(p) * 100000 + epoch, opt, lr.at(s));
-    ++global_step;
-    if (monitor) monitor->add_samples(t.batch_per_rank);
-    const double secs = std::chrono::duration<double>(Clock::now() - phase_t0).count();
-    info.epoch = epoch;
-    info.step = s;
-    info.global_step = global_step;
-    info.loss = r.loss;
-    info.lr = lr.at(s);
-    info.images_per_s = (train_images - images0) / std::max(1e-9, secs);
-    info.eta_s = secs / (s + 1 - s0) * (total - s - 1);
-    progress->step(info);
-    if (t.metrics_every > 0 && (global_step % t.metrics_every == 0 || s + 1 == total))
-      progress->record({{"type", "train"}, {"phase", p}, {"phase_name", phase.name}, {"epoch", epoch}, {"step", s},
-                        {"global_step", global_step}, {"loss", r.loss}, {"lr", info.lr},
-                        {"images_per_s", info.images_per_s}, {"time_s", secs}});
-    const bool epoch_end = (s + 1) % spe == 0 || s + 1 == total;
-    if (epoch_end && (s + 1 == total || (t.validate_every > 0 && (epoch + 1) % t.validate_every == 0)))
-      validate(p, info, /*test_set=*/false);
-    preempted = preempted || r.preempt;
-    const bool interval = (ck.every_steps > 0 && global_step % ck.every_steps == 0) || r.time_due;
-    if (s + 1 == total) {
-      save_at_end = interval;  // the phase-end checkpoint below serves
+    const int64_t epoch_key = static_cast<int64_t>(p) * 100000 + s / sched.steps_per_epoch;
+    const StepResult r = step(p, phase, s, epoch_key, opt, sched.lr.at(s));
+    const StepActions a = after_step(p, sched, s, s0, r, info, images0);
+    if (a.preempt) {
+      preempted = true;
+      pos.stop_signal = a.signal;
+    }
+    if (s + 1 == sched.total_steps) {
+      interval_at_end = a.checkpoint;  // the phase-end checkpoint serves
       break;
     }
-    if (r.preempt || interval) save_checkpoint(p, s + 1, r.preempt ? "preempt" : "interval", &opt);
-    if (r.preempt) return false;
+    if (a.preempt || a.checkpoint) save_checkpoint(p, s + 1, a.preempt ? "preempt" : "interval", &opt);
+    if (a.preempt) return false;
   }
-  train_seconds += std::chrono::duration<double>(Clock::now() - phase_t0).count();
+  end_phase(p, interval_at_end);
+  return !preempted;
+}
+
+void Trainer::State::end_phase(int p, bool interval_due) {
+  const auto& ck = cfg.checkpoint;
+  const auto& phase = cfg.train.phases[p];
+  pos.train_seconds += seconds_since(phase_t0);
   phase_t0 = Clock::now();
   if (p == 0 && !phase.distill) make_teacher();
-  if (ck.phase_end || preempted || save_at_end)
+  const PhaseSchedule sched = schedule(p);
+  for (auto& h : hooks) h->on_phase_end({p, phase, sched, 0});
+  pos.phase = p + 1;
+  pos.step = 0;
+  if (ck.phase_end || preempted || interval_due)
     save_checkpoint(p + 1, 0, ck.phase_end ? "phase_end" : preempted ? "preempt" : "interval", nullptr);
-  return !preempted;
 }
 
 Trainer::Trainer(dist::Communicator& comm, RunConfig cfg) : s_(std::make_unique<State>(comm, std::move(cfg))) {
@@ -216,35 +247,42 @@ Trainer::Trainer(dist::Communicator& comm, RunConfig cfg) : s_(std::make_unique<
 Trainer::~Trainer() = default;
 supernet::OFAMobileNetV3& Trainer::net() { return s_->net; }
 
+void Trainer::add_hook(std::unique_ptr<TrainerHook> hook) {
+  for (const auto& h : s_->hooks)
+    OFA_CHECK_KIND(kInternal, h->name() != hook->name(), "two trainer hooks named '", hook->name(), "'");
+  s_->hooks.push_back(std::move(hook));
+}
+
 TrainResult Trainer::run() {
   auto& s = *s_;
   const auto& t = s.cfg.train;
-  log::info("training ", t.phases.size(), " phases on ", s.comm.size(), " rank(s), ", s.batches->steps_per_epoch(),
-            " steps per epoch, global batch ", t.batch_per_rank * s.comm.size());
-  const auto start = s.resume();
-  s.start_energy();
+  const int nphases = static_cast<int>(t.phases.size());
+  log::info("training ", nphases, " phases on ", s.comm.size(), " rank(s), ", s.batches->steps_per_epoch(),
+            " steps per epoch, global batch ", s.global_batch());
   TrainResult r;
-  if (s.resumed) r.resumed_step = s.global_step;
-  s.last_ckpt = Clock::now();
-  for (int p = start.phase; p < static_cast<int>(t.phases.size()); ++p)
-    if (!s.run_phase(p, p == start.phase ? start.step : 0)) break;
+  if (s.resume()) r.resumed_step = s.pos.global_step;
+  s.start_energy();
+  for (auto& h : s.hooks) h->on_run_start(s.pos);
+  const int first = s.pos.phase;
+  const int64_t first_step = s.pos.step;
+  for (int p = first; p < nphases; ++p)
+    if (!s.run_phase(p, p == first ? first_step : 0)) break;
   r.last_checkpoint = s.last_checkpoint;
+  r.global_steps = s.pos.global_step;
   if (s.preempted) {
     s.finish_energy(/*complete=*/false);
     s.request_requeue();
     r.preempted = true;
-    r.signal = s.stop_signal;
-    r.global_steps = s.global_step;
+    r.signal = s.pos.stop_signal;
     return r;
   }
   s.average_bn_buffers();
-  r.global_steps = s.global_step;
-  r.seconds = s.train_seconds;
-  r.images_per_s = s.train_images / std::max(1e-9, s.train_seconds);
-  StepInfo info{"final", static_cast<int>(t.phases.size()) - 1, static_cast<int>(t.phases.size())};
-  info.global_step = s.global_step;
+  r.seconds = s.pos.train_seconds;
+  r.images_per_s = r.seconds > 0 ? s.pos.train_images / r.seconds : 0;
+  StepInfo info{"final", nphases - 1, nphases};
+  info.global_step = s.pos.global_step;
   s.energy_segment("final eval");
-  if (t.final_eval) r.test_grid = s.validate(static_cast<int>(t.phases.size()) - 1, info, /*test_set=*/true);
+  if (t.final_eval) r.test_grid = s.validate(nphases - 1, info, eval::Split::kTest);
   if (t.save_final && s.comm.rank() == 0) {
     const auto path = std::filesystem::path(s.cfg.run.dir) / "supernet.pt";
     if (s.device.is_cuda()) s.net->to(torch::kCPU);  // a file any machine can load

@@ -1,4 +1,7 @@
-// Private to src/train: the Trainer's state, shared by trainer.cpp (setup) and trainer_loop.cpp.
+// Private to src/train: the Trainer's state, shared by its four parts: trainer.cpp (setup, the
+// device and the teacher), trainer_loop.cpp (run, phases, steps), trainer_ckpt.cpp (checkpoints
+// and resume) and trainer_energy.cpp (the energy ledger). Where the run stands is `pos` (one
+// RunPosition); policies (interval checkpoints, stop signals, fault injection) are hooks.
 #pragma once
 #include <torch/torch.h>
 
@@ -10,9 +13,13 @@
 #include "data/dataset.h"
 #include "dist/reducer.h"
 #include "energy/monitor.h"
+#include "eval/evaluator.h"
 #include "train/batches.h"
 #include "train/coordinator.h"
+#include "train/hooks.h"
 #include "train/progress.h"
+#include "train/run_position.h"
+#include "train/schedule.h"
 #include "train/trainer.h"
 
 namespace ofa::train {
@@ -21,7 +28,7 @@ struct Trainer::State {
   dist::Communicator& comm;
   RunConfig cfg;
   data::DatasetPair data;
-  std::vector<int64_t> train_idx, holdout_idx, calib_idx;
+  eval::DataSplit split;  // training part, holdout, BN calibration subset
   supernet::OFAMobileNetV3 net{nullptr};
   supernet::OFAMobileNetV3 teacher{nullptr};
   std::unique_ptr<dist::Reducer> reducer;
@@ -30,34 +37,28 @@ struct Trainer::State {
   std::unique_ptr<TrainBatches> batches;
   std::unique_ptr<Coordinator> coord;
   std::unique_ptr<Progress> progress;
-  int64_t global_step = 0;
-  double train_seconds = 0;  // of finished phases; plus the running phase's since phase_t0
-  int64_t train_images = 0;
-  std::chrono::steady_clock::time_point phase_t0, last_ckpt;
-  double best_accuracy = 0;  // best top-1 of any grid subnet on the held-out split so far
+  Hooks hooks;
+  RunPosition pos;  // pos.train_seconds: of finished phases; the running one's since phase_t0
+  std::chrono::steady_clock::time_point phase_t0;
   bool preempted = false;
-  int stop_signal = 0;
   std::string last_checkpoint;
   int64_t last_ckpt_step = -1;
-  int64_t nan_fault_step = -1;  // test hook OFA_TRAIN_FAULT=nan:<rank>@<global step>, this rank's step
-  std::unique_ptr<ckpt::Loaded> resumed;  // held until the resumed phase has its optimizer
+  std::unique_ptr<ckpt::Loaded> resumed;     // held until the resumed phase has its optimizer
   std::unique_ptr<energy::Monitor> monitor;  // null when energy.enabled is false
   nlohmann::json restored_energy;            // the resumed checkpoint's ledger (rank 0 restores it)
 
   struct StepResult {
     double loss = 0;
-    bool preempt = false;   // some rank got SIGUSR2/SIGTERM
-    bool time_due = false;  // rank 0: checkpoint.every_minutes elapsed
-  };
-  struct Position {
-    int phase = 0;
-    int64_t step = 0;  // the next step to run within the phase
+    bool skipped = false;        // non-finite loss (nan_policy skip): no optimizer step
+    std::vector<double> votes;   // the hooks' vote slots, summed over ranks
   };
 
   State(dist::Communicator& c, RunConfig r) : comm(c), cfg(std::move(r)) {}
   int shards() const { return comm.size() * cfg.train.grad_accum; }
   int64_t global_batch() const { return cfg.train.batch_per_rank * comm.size(); }
-  int64_t phase_steps(int p) const;
+  PhaseSchedule schedule(int p) const {
+    return phase_schedule(cfg.train.phases[p], batches->steps_per_epoch(), shards());
+  }
   void setup();
   /// Chooses the device (dist.device) and the gradient communicator (dist.backend).
   void choose_device();
@@ -65,15 +66,33 @@ struct Trainer::State {
   dist::Communicator& comm_for(const torch::Tensor& t) { return t.is_cuda() && nccl ? *nccl : comm; }
   /// Runs phase p from step s0; false when the run must stop (preempted or train.max_steps).
   bool run_phase(int p, int64_t s0);
+  /// The step's forward and backward passes over its micro-batches and subnets (the gradients
+  /// land in the reducer's buckets): this rank's loss sum, whether every loss was finite, and a
+  /// hash of the subnets and image sizes it applied.
+  struct Accumulated {
+    double loss_sum = 0;
+    bool finite = true;
+    uint64_t applied = 0;
+  };
+  Accumulated accumulate(const StepPlan& plan, const PhaseConfig& phase, int64_t epoch_key, int64_t step_in_epoch);
   StepResult step(int p, const PhaseConfig& phase, int64_t s, int64_t epoch_key, torch::optim::SGD& opt, double lr);
-  std::vector<SubnetResult> validate(int p, const StepInfo& info, bool test_set);
+  /// After a step: hooks, progress, metrics, validation; the hooks' requests.
+  StepActions after_step(int p, const PhaseSchedule& sched, int64_t s, int64_t s0, const StepResult& r,
+                         StepInfo& info, int64_t images0);
+  /// Phase p's end: its time, the teacher after phase 0, hooks, the phase-end checkpoint.
+  void end_phase(int p, bool interval_due);
+  std::vector<eval::SubnetResult> validate(int p, const StepInfo& info, eval::Split which);
   void make_teacher();
   void average_bn_buffers();
 
   // Checkpoints and resume (trainer_ckpt.cpp).
   std::string ckpt_root() const;
-  /// Collective: restores the newest usable checkpoint per cfg.checkpoint.resume; where to start.
-  Position resume();
+  /// Collective: restores the newest usable checkpoint per cfg.checkpoint.resume into pos (and
+  /// the hooks); false when the run starts afresh.
+  bool resume();
+  /// Restores a loaded checkpoint (collective: every rank the same one) into the network, the
+  /// teacher, pos and the hooks.
+  void restore_from(std::unique_ptr<ckpt::Loaded> loaded);
   /// Collective: writes a checkpoint whose resume point is (next_phase, next_step). `opt` (the
   /// running phase's optimizer) is null at a phase end, where momentum starts afresh anyway.
   void save_checkpoint(int next_phase, int64_t next_step, const std::string& reason, torch::optim::SGD* opt);

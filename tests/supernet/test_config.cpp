@@ -11,6 +11,7 @@
 #include "supernet/ofa_mbv3.h"
 #include "supernet/static_net.h"
 #include "supernet/subnet_config.h"
+#include "supernet/subnet_features.h"
 
 namespace ofa::supernet {
 namespace {
@@ -156,3 +157,39 @@ TEST(Flops, ParamsMatchExtractedStaticNet) {
 
 }  // namespace
 }  // namespace ofa::supernet
+
+TEST(SubnetConfig, FeatureEncodingIsTheReferenceLayout) {
+  const auto space = ofa::supernet::ofa_mbv3_space();  // 20 blocks, k {3,5,7}, e {3,4,6}
+  const int nb = space.num_blocks();
+  const int nr = static_cast<int>(space.resolutions.size());
+  ASSERT_EQ(ofa::supernet::feature_size(space), nb * 6 + nr);
+  auto s = ofa::supernet::max_subnet(space);
+  s.d[0] = 2;      // stage 0 runs blocks 0 and 1: blocks 2 and 3 are all zeros
+  s.ks[1] = 5;
+  s.e[1] = 4;
+  s.r = space.resolutions.front();
+  const auto f = ofa::supernet::encode_features(space, s);
+  ASSERT_EQ(static_cast<int>(f.size()), ofa::supernet::feature_size(space));
+  auto sum = [&](int from, int n) {
+    float t = 0;
+    for (int i = from; i < from + n; ++i) t += f[i];
+    return t;
+  };
+  // Kernel one-hots first (3 per block), then expand one-hots, then the resolution.
+  EXPECT_EQ(f[0 * 3 + 2], 1.0f);  // block 0: k7
+  EXPECT_EQ(f[1 * 3 + 1], 1.0f);  // block 1: k5
+  EXPECT_EQ(sum(2 * 3, 6), 0.0f);  // blocks 2, 3 skipped
+  EXPECT_EQ(f[nb * 3 + 0 * 3 + 2], 1.0f);  // block 0: e6
+  EXPECT_EQ(f[nb * 3 + 1 * 3 + 1], 1.0f);  // block 1: e4
+  EXPECT_EQ(sum(nb * 3 + 2 * 3, 6), 0.0f);
+  EXPECT_EQ(f[nb * 6], 1.0f);  // the smallest resolution
+  EXPECT_EQ(sum(nb * 6, nr), 1.0f);
+  // Every active block has exactly one kernel and one expand bit.
+  const int active = 2 + 4 * (static_cast<int>(space.stages.size()) - 1);
+  EXPECT_EQ(sum(0, nb * 3), static_cast<float>(active));
+  EXPECT_EQ(sum(nb * 3, nb * 3), static_cast<float>(active));
+  // A value outside the space is an error naming it.
+  s.ks[0] = 9;
+  const std::string msg = ofa::supernet::error_of([&] { ofa::supernet::encode_features(space, s); });
+  EXPECT_NE(msg.find("ks"), std::string::npos) << msg;
+}

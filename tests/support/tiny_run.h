@@ -22,7 +22,7 @@ inline ofa::supernet::SpaceConfig tiny_space() {
 }
 
 inline ofa::train::PhaseConfig phase(const std::string& name, std::vector<int> ks, std::vector<int> e, std::vector<int> d, int n,
-                         bool distill, const std::string& sort = "none") {
+                         bool distill, ofa::train::ChannelSort sort = ofa::train::ChannelSort::kNone) {
   ofa::train::PhaseConfig p;
   p.name = name;
   p.ks_list = ks;
@@ -55,9 +55,9 @@ inline ofa::train::RunConfig tiny_config(const std::string& dir) {
                     phase("kernel", {3, 5, 7}, {6}, {4}, 1, true),
                     phase("depth", {3, 5, 7}, {6}, {3, 4}, 2, true),
                     phase("depth2", {3, 5, 7}, {6}, {2, 3, 4}, 2, true),
-                    phase("expand", {3, 5, 7}, {4, 6}, {2, 3, 4}, 4, true, "sort"),
-                    phase("expand2", {3, 5, 7}, {3, 4, 6}, {2, 3, 4}, 4, true, "banded")};
-  c.train.phases[5].sampling = "sandwich";  // as the shipped config's multi-subnet phases
+                    phase("expand", {3, 5, 7}, {4, 6}, {2, 3, 4}, 4, true, ofa::train::ChannelSort::kSort),
+                    phase("expand2", {3, 5, 7}, {3, 4, 6}, {2, 3, 4}, 4, true, ofa::train::ChannelSort::kBanded)};
+  c.train.phases[5].sampling = ofa::train::Sampling::kSandwich;  // as the shipped config's multi-subnet phases
   c.dist.check_subnet = true;
   return c;
 }

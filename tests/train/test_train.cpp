@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 
@@ -133,7 +134,7 @@ TEST(Train, NonFiniteLossStopsOrSkipsTheStepOnEveryRank) {
   cfg.train.max_steps = 3;
   ofa::testing::expect_error([&] { params_after(comm, cfg); }, ErrorKind::kData,
                              {"non-finite loss at phase 0 (full) step 2", "nan_policy=skip"});
-  cfg.train.nan_policy = "skip";
+  cfg.train.nan_policy = train::NanPolicy::kSkip;
   const auto skipped = params_after(comm, cfg);  // step 2 skipped
   ::unsetenv("OFA_TRAIN_FAULT");
   ASSERT_EQ(skipped.size(), before.size());
@@ -152,7 +153,7 @@ TEST(Train, SandwichStepsStartWithThePhasesLargestAndSmallestSubnet) {
   train::Coordinator coord(comm, space, 11, /*check=*/false);
   auto ph = phase("depth2", {3, 5, 7}, {4, 6}, {2, 3, 4}, 4, true);
   auto uniform_ph = ph;
-  ph.sampling = "sandwich";
+  ph.sampling = train::Sampling::kSandwich;
   const supernet::SubnetChoices choices{ph.ks_list, ph.expand_list, ph.depth_list, ph.resolutions};
   const auto largest = supernet::extreme_subnet(space, choices, true);
   const auto smallest = supernet::extreme_subnet(space, choices, false);
@@ -176,7 +177,7 @@ TEST(Train, SandwichStepsStartWithThePhasesLargestAndSmallestSubnet) {
   EXPECT_GT(others.size(), 15u);  // the remaining subnets are still random
   // A sandwich needs two subnets per step: the config check says so.
   auto cfg = tiny_config(temp_dir("sandwich"));
-  cfg.train.phases[1].sampling = "sandwich";
+  cfg.train.phases[1].sampling = train::Sampling::kSandwich;
   cfg.train.phases[1].subnets_per_step = 1;
   ofa::testing::expect_error([&] { train::validate_train_config(cfg); }, ErrorKind::kUsage,
                              {"train.phases[1].sampling", "subnets_per_step >= 2"});
@@ -190,4 +191,101 @@ TEST(Train, LrScheduleWarmupThenCosine) {
   EXPECT_NEAR(lr.at(60), 0.02, 1e-12);
   EXPECT_NEAR(lr.at(110), 0.0, 1e-12);
   for (int s = 11; s < 110; ++s) EXPECT_LT(lr.at(s), lr.at(s - 1));
+}
+
+namespace {
+
+// Records every point the loop calls and keeps its step count in the checkpoint.
+struct RecordingHook : train::TrainerHook {
+  int64_t steps = 0, restored = -1, vote_sum_seen = 0;
+  int phase_starts = 0, phase_ends = 0, epoch_ends = 0, validations = 0, checkpoints = 0, run_starts = 0;
+  int64_t first_global_step = -1;
+  std::string name() const override { return "recording"; }
+  void on_run_start(const train::RunPosition& p) override {
+    ++run_starts;
+    first_global_step = p.global_step;
+  }
+  void on_phase_start(const train::PhaseEvent&) override { ++phase_starts; }
+  // One slot: rank 0 votes 1 on even global steps; every rank must see the sum.
+  int vote_slots() const override { return 1; }
+  void vote(int64_t global_step, double* slots) override {
+    slots[0] = test_comm().rank() == 0 && global_step % 2 == 0 ? 1.0 : 0.0;
+  }
+  void on_step_end(const train::StepEvent& e, train::StepActions&) override {
+    ++steps;
+    EXPECT_TRUE(std::isfinite(e.loss));
+    EXPECT_EQ(e.votes[0], (e.global_step - 1) % 2 == 0 ? 1.0 : 0.0) << "global step " << e.global_step;
+  }
+  void on_epoch_end(const train::EpochEvent& e) override {
+    ++epoch_ends;
+    if (e.validation != nullptr) {
+      ++validations;
+      EXPECT_FALSE(e.validation->empty());
+    }
+  }
+  void on_phase_end(const train::PhaseEvent&) override { ++phase_ends; }
+  void on_checkpoint(const train::CheckpointEvent& e) override {
+    ++checkpoints;
+    EXPECT_TRUE(fs::exists(fs::path(e.dir) / "manifest.json"));
+  }
+  nlohmann::json state() const override { return {{"steps", steps}}; }
+  void restore(const nlohmann::json& j) override { restored = j.at("steps").get<int64_t>(); }
+};
+
+}  // namespace
+
+TEST(Train, HooksSeeEveryPointAndResumeWithTheirState) {
+  auto& comm = test_comm();
+  auto cfg = tiny_config(temp_dir("hooks"));
+  cfg.train.batch_per_rank = 16 / comm.size();  // global batch 16: 2 steps per phase at np1 and np2
+  cfg.train.phases.resize(3);
+  cfg.train.max_steps = 3;  // stops inside phase 1 with a "stop" checkpoint
+  auto first = std::make_unique<RecordingHook>();
+  RecordingHook* a = first.get();
+  {
+    train::Trainer t(comm, cfg);
+    t.add_hook(std::move(first));
+    EXPECT_THROW(t.add_hook(std::make_unique<RecordingHook>()), Error);  // names are unique
+    t.run();
+  }
+  EXPECT_EQ(a->run_starts, 1);
+  EXPECT_EQ(a->first_global_step, 0);
+  EXPECT_EQ(a->steps, 3);
+  EXPECT_EQ(a->phase_starts, 2);  // phase 0 (2 steps) and phase 1
+  EXPECT_EQ(a->phase_ends, 1);
+  EXPECT_GE(a->validations, 1);   // phase 0's end
+  EXPECT_EQ(a->checkpoints, 2);   // phase 0's end and the stop
+
+  cfg.train.max_steps = 0;
+  auto second = std::make_unique<RecordingHook>();
+  RecordingHook* b = second.get();
+  {
+    train::Trainer t(comm, cfg);
+    t.add_hook(std::move(second));
+    auto r = t.run();
+    EXPECT_EQ(r.resumed_step, 3);
+    EXPECT_EQ(b->restored, 3) << "the hook's state comes back from the checkpoint";
+    EXPECT_EQ(b->first_global_step, 3);
+    EXPECT_EQ(r.global_steps, 3 + b->steps);
+  }
+  EXPECT_EQ(b->phase_starts, 2);  // the resumed phase 1, then phase 2
+  EXPECT_EQ(b->phase_ends, 2);
+  comm.barrier();
+  if (comm.rank() == 0) fs::remove_all(cfg.run.dir);
+}
+
+TEST(Train, StoppedByMaxStepsCountsItsTime) {
+  auto& comm = test_comm();
+  auto cfg = tiny_config(temp_dir("maxsteps"));
+  cfg.train.phases.resize(1);
+  cfg.train.phases[0].epochs = 0.01;  // ~37 steps; max_steps stops inside it
+  cfg.train.max_steps = 3;
+  train::Trainer t(comm, cfg);
+  auto r = t.run();
+  EXPECT_EQ(r.global_steps, 3);
+  EXPECT_GT(r.seconds, 0) << "the time of a phase stopped by train.max_steps was lost";
+  EXPECT_GT(r.images_per_s, 0);
+  EXPECT_LT(r.images_per_s, 1e7);
+  comm.barrier();
+  if (comm.rank() == 0) fs::remove_all(cfg.run.dir);
 }

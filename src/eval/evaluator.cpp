@@ -1,5 +1,5 @@
-// Evaluator and the validation grid (see evaluator.h).
-#include "train/evaluator.h"
+// Evaluator and the data split (see evaluator.h).
+#include "eval/evaluator.h"
 
 #include <torch/torch.h>
 
@@ -10,14 +10,8 @@
 #include "supernet/bn_calib.h"
 #include "supernet/flops.h"
 
-namespace ofa::train {
+namespace ofa::eval {
 namespace {
-
-std::vector<int> min_max(const std::vector<int>& v) {
-  OFA_CHECK(!v.empty(), "empty choice list in a phase");
-  const int lo = *std::min_element(v.begin(), v.end()), hi = *std::max_element(v.begin(), v.end());
-  return lo == hi ? std::vector<int>{lo} : std::vector<int>{lo, hi};
-}
 
 // Rank r takes elements r, r + world, ... of v.
 std::vector<int64_t> share(const std::vector<int64_t>& v, int world, int rank) {
@@ -52,35 +46,25 @@ void restore_bn(supernet::OFAMobileNetV3& net, const std::vector<torch::Tensor>&
 
 }  // namespace
 
-DataSplit split_data(int64_t train_size, const DataOptions& data, uint64_t seed) {
-  OFA_CHECK(data.holdout < train_size, "data.holdout (", data.holdout, ") must be below the training set size ",
-            train_size);
+DataSplit split_data(int64_t train_size, int64_t holdout, int64_t calib_images, uint64_t seed) {
+  OFA_CHECK(holdout < train_size, "data.holdout (", holdout, ") must be below the training set size ", train_size);
   DataSplit s;
-  std::tie(s.train, s.holdout) = data::split_holdout(train_size, data.holdout, seed);
+  std::tie(s.train, s.holdout) = data::split_holdout(train_size, holdout, seed);
   s.calib = s.train;
   data::shuffle_indices(s.calib, seed, 0xca11b);
-  s.calib.resize(std::min<int64_t>(data.calib_images, s.calib.size()));
+  s.calib.resize(std::min<int64_t>(calib_images, s.calib.size()));
   return s;
 }
 
-supernet::SubnetConfig uniform_subnet(const supernet::SpaceConfig& space, int ks, int e, int d, int r) {
-  supernet::SubnetConfig s;
-  s.ks.assign(space.num_blocks(), ks);
-  s.e.assign(space.num_blocks(), e);
-  s.d.assign(space.stages.size(), d);
-  s.r = r;
-  return s;
-}
-
-std::vector<supernet::SubnetConfig> phase_grid(const supernet::SpaceConfig& space, const PhaseConfig& phase,
-                                               const std::vector<int>& resolutions) {
-  std::vector<supernet::SubnetConfig> grid;
-  const auto rs = resolutions.empty() ? min_max(phase.resolutions) : resolutions;
-  for (int r : rs)
-    for (int d : min_max(phase.depth_list))
-      for (int e : min_max(phase.expand_list))
-        for (int k : min_max(phase.ks_list)) grid.push_back(uniform_subnet(space, k, e, d, r));
-  return grid;
+Evaluator split_evaluator(dist::Communicator& comm, const data::DatasetPair& data, const DataSplit& split, Split which,
+                          const data::TransformOptions& transform, int64_t calib_batch, int64_t eval_batch) {
+  std::vector<int64_t> eval_idx = split.holdout;
+  if (which == Split::kTest) {
+    eval_idx.resize(data.test->size());
+    for (size_t i = 0; i < eval_idx.size(); ++i) eval_idx[i] = static_cast<int64_t>(i);
+  }
+  return Evaluator(comm, data.train, split.calib, which == Split::kTest ? data.test : data.train, std::move(eval_idx),
+                   transform, calib_batch, eval_batch);
 }
 
 Evaluator::Evaluator(dist::Communicator& comm, std::shared_ptr<data::Dataset> calib_set,
@@ -159,4 +143,4 @@ std::vector<SubnetResult> Evaluator::evaluate(supernet::OFAMobileNetV3& net,
   return out;
 }
 
-}  // namespace ofa::train
+}  // namespace ofa::eval

@@ -1,4 +1,6 @@
-// Sharded validation of a grid of subnets: for each subnet the BN statistics are recalibrated
+// Evaluation below training: "the accuracy of subnet X on split S after BN recalibration,
+// sharded over ranks", for the trainer's validation, `ofa eval`, and the search (which needs no
+// trainer). Sharded validation of a grid of subnets: for each subnet the BN statistics are recalibrated
 // from a fixed calibration subset (each rank runs its share, one all-reduce of partial sums per
 // subnet; whole calibration batches are dealt to ranks, so the statistics do not depend on the
 // number of ranks), then each rank evaluates its share of the evaluation set; all subnets' counts are
@@ -12,9 +14,8 @@
 #include "data/transforms.h"
 #include "dist/communicator.h"
 #include "supernet/ofa_mbv3.h"
-#include "train/train_config.h"
 
-namespace ofa::train {
+namespace ofa::eval {
 
 struct SubnetResult {
   supernet::SubnetConfig subnet;
@@ -24,21 +25,18 @@ struct SubnetResult {
   int64_t macs = 0, params = 0;
 };
 
-/// The reference's validation grid for a phase: every combination of {min, max} of the phase's
-/// kernel, expand and depth lists (a dimension with one choice contributes one value) and of
-/// `resolutions` (empty: min and max of the phase's).
-std::vector<supernet::SubnetConfig> phase_grid(const supernet::SpaceConfig& space, const PhaseConfig& phase,
-                                               const std::vector<int>& resolutions);
 /// The index sets of a run, a pure function of (training set size, data options, seed): the
-/// training part and the held-out part of the training set, and the BN calibration subset
-/// (calib_images drawn from the training part), identical for `ofa train` and `ofa eval`.
+/// training part and the `holdout` held-out images of the training set, and the BN calibration
+/// subset (`calib_images` drawn from the training part), identical for `ofa train`, `ofa eval`
+/// and the search.
 struct DataSplit {
   std::vector<int64_t> train, holdout, calib;
 };
-DataSplit split_data(int64_t train_size, const DataOptions& data, uint64_t seed);
+DataSplit split_data(int64_t train_size, int64_t holdout, int64_t calib_images, uint64_t seed);
 
-/// Uniform subnet: the same kernel/expand everywhere and depth everywhere.
-supernet::SubnetConfig uniform_subnet(const supernet::SpaceConfig& space, int ks, int e, int d, int r);
+/// Which images a subnet is measured on: the held-out part of the training set (validation,
+/// the search's accuracy samples) or the test set.
+enum class Split { kHoldout, kTest };
 
 class Evaluator {
  public:
@@ -60,4 +58,10 @@ class Evaluator {
   int64_t calib_batch_, eval_batch_;
 };
 
-}  // namespace ofa::train
+/// The evaluator of one split of a run's data: BN calibration on split.calib of the training
+/// set, evaluation on split.holdout (kHoldout) or on the whole test set (kTest); the transform's
+/// augmentation is dropped (normalisation and resizing only).
+Evaluator split_evaluator(dist::Communicator& comm, const data::DatasetPair& data, const DataSplit& split, Split which,
+                          const data::TransformOptions& transform, int64_t calib_batch, int64_t eval_batch);
+
+}  // namespace ofa::eval
