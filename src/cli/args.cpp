@@ -1,5 +1,8 @@
-// Small helpers for subcommand argument lists (see commands.h): no single-letter flags, and
-// anything unrecognised is an error rather than silently ignored.
+// Helpers for subcommand arguments (see commands.h): the repeatable --set option, the --subnet
+// spec, and the "did you mean" of unknown options and commands (CLI11 2.1 suggests nothing).
+#include <CLI/CLI.hpp>
+
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
@@ -8,42 +11,10 @@
 
 namespace ofa::cli {
 
-bool take_option(Args& args, const std::string& name, std::string& value) {
-  for (size_t i = 0; i < args.size(); ++i) {
-    if (args[i] == name) {
-      OFA_CHECK(i + 1 < args.size(), "option ", name, " needs a value");
-      value = args[i + 1];
-      args.erase(args.begin() + i, args.begin() + i + 2);
-      return true;
-    }
-    if (args[i].rfind(name + "=", 0) == 0) {
-      value = args[i].substr(name.size() + 1);
-      args.erase(args.begin() + i);
-      return true;
-    }
-  }
-  return false;
-}
-
-std::vector<std::string> take_sets(Args& args) {
-  std::vector<std::string> sets;
-  std::string v;
-  while (take_option(args, "--set", v)) sets.push_back(v);
-  return sets;
-}
-
-bool take_flag(Args& args, const std::string& name) {
-  for (size_t i = 0; i < args.size(); ++i)
-    if (args[i] == name) {
-      args.erase(args.begin() + i);
-      return true;
-    }
-  return false;
-}
-
-void reject_leftover_options(const Args& args, const std::string& command) {
-  for (const auto& a : args)
-    OFA_CHECK(a.rfind("--", 0) != 0, "ofa ", command, ": unknown option '", a, "' (see ofa ", command, " --help)");
+CLI::Option* add_sets(CLI::App& app, std::vector<std::string>& sets, const std::string& help) {
+  // allow_extra_args(false): each --set takes exactly one value, so `--set K=V FILE` leaves FILE
+  // to the positional argument; repeated --set options accumulate.
+  return app.add_option("--set", sets, help)->type_name("KEY=VALUE")->allow_extra_args(false);
 }
 
 supernet::SubnetConfig parse_subnet(const std::string& spec, const supernet::SpaceConfig& space) {
@@ -58,6 +29,37 @@ supernet::SubnetConfig parse_subnet(const std::string& spec, const supernet::Spa
   auto s = supernet::SubnetConfig::from_json(j);
   s.validate(space);
   return s;
+}
+
+size_t edit_distance(const std::string& a, const std::string& b) {
+  // One row of the dynamic programme at a time: row[j] = distance(a[0..i), b[0..j)).
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = up;
+    }
+  }
+  return row[b.size()];
+}
+
+std::string nearest_name(const std::string& word, const std::vector<std::string>& candidates) {
+  // A typo is a couple of edits away (--subnett, --rundir); anything further is a different word.
+  const size_t limit = std::max<size_t>(2, word.size() / 4);
+  std::string best;
+  size_t best_distance = limit + 1;
+  for (const auto& c : candidates) {
+    const size_t d = edit_distance(word, c);
+    if (d < best_distance) {
+      best = c;
+      best_distance = d;
+    }
+  }
+  return best;
 }
 
 }  // namespace ofa::cli

@@ -1,27 +1,44 @@
-// `ofa config check FILE [--set K=V ...]`: validate a config and print it fully resolved.
+// `ofa config check FILE [--set K=V ...]`: validate a config and print it fully resolved; warn
+// (exit still 0) when the space lists a resolution that no phase of the schedule trains.
+#include <CLI/CLI.hpp>
+
 #include <iostream>
+#include <memory>
 
 #include "cli/commands.h"
 #include "cli/config.h"
-#include "core/error.h"
+#include "core/log.h"
+#include "train/trained_space.h"
 
 namespace ofa::cli {
+namespace {
 
-int cmd_config(const Args& in, Context& ctx) {
-  Args args = in;
-  if (args.empty() || args[0] == "--help") {
-    std::cout << "usage: ofa config check FILE [--set KEY=VALUE ...]\n"
-                 "  Validates FILE (with its includes and overrides) and prints the resolved config.\n";
-    return args.empty() ? 2 : 0;
-  }
-  OFA_CHECK(args[0] == "check", "ofa config: unknown action '", args[0], "' (expected: check)");
-  args.erase(args.begin());
-  auto sets = take_sets(args);
-  reject_leftover_options(args, "config check");
-  OFA_CHECK(args.size() == 1, "ofa config check: expected one FILE");
-  RunConfig cfg = load_config(args[0], sets);
-  if (ctx.comm.rank() == 0) std::cout << "# resolved from " << args[0] << "\n" << dump_config(cfg);
+struct CheckOptions {
+  std::string file;
+  std::vector<std::string> sets;
+};
+
+int run_check(const CheckOptions& o, Context& ctx) {
+  RunConfig cfg = load_config(o.file, o.sets);
+  if (ctx.comm.rank() != 0) return 0;
+  for (int r : train::untrained_resolutions(cfg))
+    log::warn(o.file, ": space.resolutions lists ", r, " but no phase of train.phases trains it (`ofa eval` ",
+              "min/max/grid use the trained resolutions only)");
+  std::cout << "# resolved from " << o.file << "\n" << dump_config(cfg);
   return 0;
+}
+
+}  // namespace
+
+void add_config_commands(CLI::App& root, Registry& reg) {
+  auto* config = root.add_subcommand("config", "check FILE [--set K=V]: validate a config and print it resolved");
+  config->require_subcommand(1);
+  auto* check = config->add_subcommand(
+      "check", "Validate FILE (with its includes and overrides) and print the resolved config.");
+  auto o = std::make_shared<CheckOptions>();
+  check->add_option("FILE", o->file, "the run config (YAML)")->required();
+  add_sets(*check, o->sets, "override a key of FILE, e.g. --set data.holdout=10000 (repeatable)");
+  reg.add(check, [o](Context& ctx) { return run_check(*o, ctx); });
 }
 
 }  // namespace ofa::cli

@@ -1,12 +1,15 @@
 // Supernet tools: `ofa describe` (MACs, params, per-stage shape), `ofa export` (a static subnet
-// for PyTorch users: net.config, weights.pt, subnet.json, info.json, space.yaml), `ofa infer`
-// (run an export on a tensor saved by torch.save) and `ofa bench supernet`.
+// for PyTorch users: net.config, weights.pt, subnet.json, info.json, space.yaml) and `ofa infer`
+// (run an export on a tensor saved by torch.save). (`ofa bench supernet` is in cmd_bench.cpp.)
+#include <CLI/CLI.hpp>
 #include <torch/serialize.h>
 #include <torch/torch.h>
 
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <memory>
+#include <optional>
 
 #include "ckpt/checkpoint.h"
 #include "ckpt/tensor_keys.h"
@@ -14,7 +17,6 @@
 #include "cli/config.h"
 #include "core/error.h"
 #include "core/log.h"
-#include "supernet/bench.h"
 #include "supernet/flops.h"
 #include "supernet/static_net.h"
 
@@ -90,26 +92,22 @@ supernet::OFAMobileNetV3 load_supernet(const supernet::SpaceConfig& space, const
   return net;
 }
 
-}  // namespace
+struct DescribeArgs {
+  std::string space, subnet = "max";
+  std::optional<int> resolution;
+  bool supernet_only = false;
+  std::vector<std::string> sets;
+};
 
-int cmd_describe(const Args& in, Context& ctx) {
-  Args args = in;
-  std::string space_file, spec = "max";
-  OFA_CHECK(take_option(args, "--space", space_file), "usage: ofa describe --space SPACE.yaml [--subnet JSON|max|min] [--resolution R] [--supernet]");
-  take_option(args, "--subnet", spec);
-  std::string res;
-  take_option(args, "--resolution", res);
-  const bool supernet_only = take_flag(args, "--supernet");
-  auto sets = take_sets(args);
-  reject_leftover_options(args, "describe");
-  auto space = load_space(space_file, sets);
+int run_describe(const DescribeArgs& a, Context& ctx) {
+  auto space = load_space(a.space, a.sets);
   nlohmann::json j;
-  if (supernet_only) {
+  if (a.supernet_only) {
     const auto n = supernet::supernet_params(space);
     j = {{"space", space.name}, {"supernet_params", n}, {"supernet_params_m", n / 1e6}};
   } else {
-    auto s = parse_subnet(spec, space);
-    if (!res.empty()) s.r = std::stoi(res);
+    auto s = parse_subnet(a.subnet, space);
+    if (a.resolution) s.r = *a.resolution;
     s.validate(space);
     j = describe_json(space, s);
   }
@@ -117,20 +115,16 @@ int cmd_describe(const Args& in, Context& ctx) {
   return 0;
 }
 
-int cmd_export(const Args& in, Context& ctx) {
-  Args args = in;
-  std::string space_file, checkpoint, seed = "0", spec = "max", out;
-  OFA_CHECK(take_option(args, "--space", space_file) && take_option(args, "--out", out),
-            "usage: ofa export --space SPACE.yaml [--checkpoint RUN_DIR|CHECKPOINT_DIR|supernet.pt | --init-seed N] "
-            "--subnet JSON|max|min --out DIR");
-  take_option(args, "--checkpoint", checkpoint);
-  take_option(args, "--init-seed", seed);
-  take_option(args, "--subnet", spec);
-  reject_leftover_options(args, "export");
+struct ExportArgs {
+  std::string space, checkpoint, subnet = "max", out;
+  int64_t init_seed = 0;
+};
+
+int run_export(const ExportArgs& a, Context& ctx) {
   if (ctx.comm.rank() != 0) return 0;
-  auto space = load_space(space_file);
-  auto subnet = parse_subnet(spec, space);
-  auto net = load_supernet(space, checkpoint, std::stoll(seed));
+  auto space = load_space(a.space);
+  auto subnet = parse_subnet(a.subnet, space);
+  auto net = load_supernet(space, a.checkpoint, a.init_seed);
   net->set_active(subnet);
   net->eval();
   auto st = supernet::extract(net);
@@ -139,25 +133,24 @@ int cmd_export(const Args& in, Context& ctx) {
   c10::Dict<std::string, at::Tensor> state;
   for (const auto& kv : st->named_parameters()) state.insert(kv.key(), kv.value().detach().contiguous());
   for (const auto& kv : st->named_buffers()) state.insert(kv.key(), kv.value().contiguous());
+  const fs::path out = a.out;
   fs::create_directories(out);
-  write_bytes(fs::path(out) / "weights.pt", torch::pickle_save(state));
-  write_text(fs::path(out) / "net.config", supernet::net_config_json(space, subnet).dump(2) + "\n");
-  write_text(fs::path(out) / "subnet.json", subnet.to_json().dump() + "\n");
-  write_text(fs::path(out) / "info.json", describe_json(space, subnet).dump(2) + "\n");
-  write_text(fs::path(out) / "space.yaml", dump_space(space));
-  log::info("exported ", subnet.to_string(), " to ", out, " (", state.size(), " tensors)");
+  write_bytes(out / "weights.pt", torch::pickle_save(state));
+  write_text(out / "net.config", supernet::net_config_json(space, subnet).dump(2) + "\n");
+  write_text(out / "subnet.json", subnet.to_json().dump() + "\n");
+  write_text(out / "info.json", describe_json(space, subnet).dump(2) + "\n");
+  write_text(out / "space.yaml", dump_space(space));
+  log::info("exported ", subnet.to_string(), " to ", a.out, " (", state.size(), " tensors)");
   return 0;
 }
 
-int cmd_infer(const Args& in, Context& ctx) {
-  Args args = in;
-  std::string input, output;
-  OFA_CHECK(take_option(args, "--input", input), "usage: ofa infer DIR --input X.pt [--output Y.pt]");
-  take_option(args, "--output", output);
-  reject_leftover_options(args, "infer");
-  OFA_CHECK(args.size() == 1, "usage: ofa infer DIR --input X.pt [--output Y.pt]");
+struct InferArgs {
+  std::string dir, input, output;
+};
+
+int run_infer(const InferArgs& a, Context& ctx) {
   if (ctx.comm.rank() != 0) return 0;
-  const fs::path dir = args[0];
+  const fs::path dir = a.dir;
   auto space = load_space((dir / "space.yaml").string());
   auto subnet = parse_subnet((dir / "subnet.json").string(), space);
   supernet::StaticMobileNetV3 net(space, subnet);
@@ -172,48 +165,68 @@ int cmd_infer(const Args& in, Context& ctx) {
     for (auto& kv : net->named_buffers()) fill(kv.key(), kv.value());
   }
   net->eval();
-  auto x = torch::pickle_load(read_bytes(input)).toTensor().to(torch::kFloat);
-  OFA_CHECK(x.dim() == 4 && x.size(1) == space.in_channels, input, ": expected [N, ", space.in_channels,
+  auto x = torch::pickle_load(read_bytes(a.input)).toTensor().to(torch::kFloat);
+  OFA_CHECK(x.dim() == 4 && x.size(1) == space.in_channels, a.input, ": expected [N, ", space.in_channels,
             ", H, W], got ", x.sizes());
   torch::NoGradGuard no_grad;
   auto y = net->forward(x);
-  if (!output.empty()) write_bytes(output, torch::pickle_save(y));
+  if (!a.output.empty()) write_bytes(a.output, torch::pickle_save(y));
   std::cout << "logits " << y.sizes() << ", argmax " << y.argmax(1).slice(0, 0, 16) << "\n";
   return 0;
 }
 
-int cmd_bench_supernet(const Args& in, Context& ctx) {
-  Args args = in;
-  std::string space_file, spec = "max", batch = "64", steps = "10", res, random = "0";
-  OFA_CHECK(take_option(args, "--space", space_file),
-            "usage: ofa bench supernet --space SPACE.yaml [--subnet JSON|max|min] [--random N] [--batch B] "
-            "[--steps S] [--resolution R] [--profile PREFIX]");
-  take_option(args, "--subnet", spec);
-  take_option(args, "--batch", batch);
-  take_option(args, "--steps", steps);
-  take_option(args, "--resolution", res);
-  take_option(args, "--random", random);
-  std::string profile;  // Chrome traces of one step of each network (chrome://tracing, Perfetto)
-  take_option(args, "--profile", profile);
-  reject_leftover_options(args, "bench supernet");
-  auto space = load_space(space_file);
-  if (!res.empty()) space.resolutions = {std::stoi(res)};
-  supernet::BenchResult r;
-  std::string what;
-  if (std::stoi(random) > 0) {
-    r = supernet::bench_supernet_random(space, std::stoi(random), std::stoi(batch), std::stoi(steps), 1, true,
-                                          profile);
-    what = random + " random subnets";
-  } else {
-    auto s = parse_subnet(spec, space);
-    if (!res.empty()) s.r = std::stoi(res);
-    r = supernet::bench_supernet(space, s, std::stoi(batch), std::stoi(steps), 1, true, profile);
-    what = spec;
-  }
-  if (ctx.comm.rank() == 0)
-    std::printf("bench supernet %s (%s), batch %d, %d steps, fwd+bwd median: supernet %.2f ms, static %.2f ms, "
-                "ratio %.3f\n", space.name.c_str(), what.c_str(), r.batch, r.steps, r.supernet_ms, r.static_ms, r.ratio);
-  return 0;
+constexpr const char* kSubnetHelp = "max, min, a JSON file or JSON text {\"ks\":..,\"e\":..,\"d\":..,\"r\":..}";
+
+void add_describe(CLI::App& root, Registry& reg) {
+  auto* app = root.add_subcommand("describe", "--space S [--subnet JSON|max|min] [--supernet]: MACs, params, stage "
+                                              "shapes");
+  auto a = std::make_shared<DescribeArgs>();
+  app->add_option("--space", a->space, "a space preset or a run config")->type_name("SPACE.yaml")->required();
+  app->add_option("--subnet", a->subnet, kSubnetHelp)->type_name("JSON|max|min")->capture_default_str();
+  app->add_option("--resolution", a->resolution, "input resolution instead of the subnet's")->type_name("R");
+  app->add_flag("--supernet", a->supernet_only, "the whole supernet's parameter count instead of a subnet");
+  add_sets(*app, a->sets, "override a key of the space file (repeatable)");
+  reg.add(app, [a](Context& ctx) { return run_describe(*a, ctx); });
+}
+
+void add_export(CLI::App& root, Registry& reg) {
+  auto* app = root.add_subcommand("export", "--space S [--checkpoint RUN|--init-seed N] --subnet X --out DIR: static "
+                                            "subnet for PyTorch");
+  auto a = std::make_shared<ExportArgs>();
+  app->add_option("--space", a->space, "a space preset or a run config")->type_name("SPACE.yaml")->required();
+  app->add_option("--checkpoint", a->checkpoint,
+                  "weights: a run dir (supernet.pt, else its newest valid checkpoint), a checkpoint directory or a "
+                  "supernet.pt file")
+      ->type_name("RUN_DIR|CHECKPOINT_DIR|supernet.pt");
+  app->add_option("--init-seed", a->init_seed, "without --checkpoint: seed of freshly initialised weights")
+      ->type_name("N")
+      ->capture_default_str();
+  app->add_option("--subnet", a->subnet, kSubnetHelp)->type_name("JSON|max|min")->capture_default_str();
+  app->add_option("--out", a->out, "directory for net.config, weights.pt, subnet.json, info.json, space.yaml")
+      ->type_name("DIR")
+      ->required();
+  reg.add(app, [a](Context& ctx) { return run_export(*a, ctx); });
+}
+
+void add_infer(CLI::App& root, Registry& reg) {
+  auto* app = root.add_subcommand("infer",
+                                  "DIR --input X.pt [--output Y.pt]: run an exported subnet on a "
+                                  "torch.save'd tensor");
+  auto a = std::make_shared<InferArgs>();
+  app->add_option("DIR", a->dir, "a directory written by ofa export")->required();
+  app->add_option("--input", a->input, "a float tensor [N, C, H, W] saved by torch.save")
+      ->type_name("X.pt")
+      ->required();
+  app->add_option("--output", a->output, "where to torch.save the logits")->type_name("Y.pt");
+  reg.add(app, [a](Context& ctx) { return run_infer(*a, ctx); });
+}
+
+}  // namespace
+
+void add_supernet_commands(CLI::App& root, Registry& reg) {
+  add_describe(root, reg);
+  add_export(root, reg);
+  add_infer(root, reg);
 }
 
 }  // namespace ofa::cli

@@ -1,5 +1,6 @@
 // `ofa version`: the version and what this build contains (MPI, parallel HDF5, NCCL, CUDA),
 // plus how this process was tuned. Cluster users check a new build with it.
+#include <CLI/CLI.hpp>
 #include <torch/version.h>
 
 #include <iostream>
@@ -9,8 +10,9 @@
 #include <torch/cuda.h>
 
 namespace ofa::cli {
+namespace {
 
-int cmd_version(const Args&, Context& ctx) {
+int run_version(Context& ctx) {
   if (ctx.comm.rank() != 0) return 0;
   auto yn = [](bool b) { return b ? "yes" : "no"; };
   std::cout << "ofa " << OFA_VERSION << " (" << OFA_BUILD_TYPE << ", linker " << OFA_LINKER << ")\n"
@@ -25,6 +27,14 @@ int cmd_version(const Args&, Context& ctx) {
             << "  ranks           " << ctx.comm.size() << " (" << ctx.comm.backend() << ", "
             << dist::describe(ctx.env) << ")\n";
   return 0;
+}
+
+}  // namespace
+
+void add_version_command(CLI::App& root, Registry& reg) {
+  auto* app =
+      root.add_subcommand("version", "print the version and the build's features (MPI, parallel HDF5, NCCL, CUDA)");
+  reg.add(app, run_version);
 }
 
 }  // namespace ofa::cli

@@ -1,6 +1,11 @@
-// The `ofa` subcommands. Each takes the arguments after its name and the process context, and
-// returns an exit code; errors are thrown as ofa::Error and turned into exit codes by main.cpp.
+// The `ofa` subcommands, cli-internal. Each cmd_*.cpp registers its subcommands on the CLI11
+// tree (options bound to a struct of its own) together with what to run once the communicator is
+// up; main.cpp builds the tree, parses, and runs the selected command. Errors are thrown as
+// ofa::Error and turned into exit codes by main.cpp. CLI11 is only forward-declared here: its
+// header is included by the src/cli .cpp files alone.
 #pragma once
+#include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -9,9 +14,12 @@
 #include "dist/launch_env.h"
 #include "supernet/subnet_config.h"
 
-namespace ofa::cli {
+namespace CLI {
+class App;
+class Option;
+}  // namespace CLI
 
-using Args = std::vector<std::string>;
+namespace ofa::cli {
 
 struct Context {
   dist::Communicator& comm;
@@ -19,29 +27,45 @@ struct Context {
   runtime::Tuning tuning;
 };
 
-int cmd_version(const Args& args, Context& ctx);
-int cmd_config(const Args& args, Context& ctx);
-int cmd_data(const std::vector<std::string>& args);
-int cmd_train(const Args& args, Context& ctx);
-int cmd_eval(const Args& args, Context& ctx);
-int cmd_report(const Args& args, Context& ctx);
-int cmd_describe(const Args& args, Context& ctx);
-int cmd_export(const Args& args, Context& ctx);
-int cmd_infer(const Args& args, Context& ctx);
-int cmd_bench_supernet(const Args& args, Context& ctx);
-int cmd_bench_reducer(const Args& args, Context& ctx);
-int cmd_bench_ckpt(const Args& args, Context& ctx);
-int cmd_ckpt(const Args& args, Context& ctx);
+/// What to run for each leaf of the command tree (a subcommand without subcommands of its own).
+class Registry {
+ public:
+  struct Entry {
+    std::function<int(Context&)> run;
+    bool rank0_only = false;  // the others wait at a barrier (tools that print, not jobs)
+  };
+  void add(const CLI::App* app, std::function<int(Context&)> run) { entries_[app] = Entry{std::move(run), false}; }
+  /// A tool that prints: rank 0 runs it, the other ranks wait at the barrier after it.
+  void add_rank0_only(const CLI::App* app, std::function<int(Context&)> run) {
+    entries_[app] = Entry{std::move(run), true};
+  }
+  /// nullptr when `app` has nothing to run (a group such as `ofa bench`).
+  const Entry* find(const CLI::App* app) const {
+    auto it = entries_.find(app);
+    return it == entries_.end() ? nullptr : &it->second;
+  }
 
-/// Pulls "--name VALUE" (or "--name=VALUE") out of args; returns true if present.
-bool take_option(Args& args, const std::string& name, std::string& value);
-/// Pulls a repeated "--set K=V" list out of args.
-std::vector<std::string> take_sets(Args& args);
-/// Pulls a boolean "--flag" out of args.
-bool take_flag(Args& args, const std::string& name);
+ private:
+  std::map<const CLI::App*, Entry> entries_;
+};
+
+// One function per file, each adding its subcommands to the root `ofa` app.
+void add_version_command(CLI::App& root, Registry& reg);    // cmd_version.cpp: version
+void add_config_commands(CLI::App& root, Registry& reg);    // cmd_config.cpp: config check
+void add_data_commands(CLI::App& root, Registry& reg);      // cmd_data.cpp: data info|pack
+void add_train_commands(CLI::App& root, Registry& reg);     // cmd_train.cpp: train, eval, report
+void add_ckpt_commands(CLI::App& root, Registry& reg);      // cmd_ckpt.cpp: ckpt list|verify
+void add_supernet_commands(CLI::App& root, Registry& reg);  // cmd_supernet.cpp: describe, export, infer
+void add_bench_commands(CLI::App& root, Registry& reg);    // cmd_bench.cpp: bench supernet|reducer|ckpt
+
+// Shared option helpers (args.cpp).
+/// The repeatable `--set KEY=VALUE` option (one value per occurrence, `--set=K=V` too).
+CLI::Option* add_sets(CLI::App& app, std::vector<std::string>& sets, const std::string& help);
 /// "max", "min", a JSON file or JSON text in the reference's format -> a validated subnet.
 supernet::SubnetConfig parse_subnet(const std::string& spec, const supernet::SpaceConfig& space);
-/// Throws a usage error if anything starting with "--" is left.
-void reject_leftover_options(const Args& args, const std::string& command);
+/// Levenshtein distance between two words (the "did you mean" of unknown options and commands).
+size_t edit_distance(const std::string& a, const std::string& b);
+/// The candidate nearest to `word` when it is close enough to be a likely typo, else "".
+std::string nearest_name(const std::string& word, const std::vector<std::string>& candidates);
 
 }  // namespace ofa::cli
