@@ -11,6 +11,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "core/durable_file.h"
 #include "core/error.h"
 #include "energy/svg.h"
 
@@ -80,20 +81,6 @@ json amortization(const ReportInput& in, double run_joules) {
       "); K networks cost K times that. Search and fine-tuning of each deployed subnet are not counted on either "
       "side. Break-even K = ceil(run energy / energy of one network from scratch).";
   return a;
-}
-
-void write_atomically(const std::string& path, const std::string& text) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    OFA_CHECK_KIND(kIo, f.good(), "cannot write ", tmp);
-    f << text;
-    f.flush();
-    OFA_CHECK_KIND(kIo, f.good(), "cannot write ", tmp, " (disk full?)");
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  OFA_CHECK_KIND(kIo, !ec, "cannot rename ", tmp, " to ", path, ": ", ec.message());
 }
 
 }  // namespace
@@ -234,9 +221,9 @@ ReportPaths write_report(const std::string& run_dir, const ReportInput& in) {
   OFA_CHECK_KIND(kIo, !ec, "cannot create ", dir, ": ", ec.message());
   const json carbon = build_carbon_json(in);
   ReportPaths p{dir + "/carbon.json", dir + "/carbon.html"};
-  write_atomically(ledger_path(run_dir), in.ledger.to_json().dump(1) + "\n");
-  write_atomically(p.json, carbon.dump(1) + "\n");
-  write_atomically(p.html, render_carbon_html(carbon, in.series));
+  durable::write_atomic(ledger_path(run_dir), in.ledger.to_json().dump(1) + "\n");
+  durable::write_atomic(p.json, carbon.dump(1) + "\n");
+  durable::write_atomic(p.html, render_carbon_html(carbon, in.series));
   return p;
 }
 
