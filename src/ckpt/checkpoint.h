@@ -11,7 +11,8 @@
 // none is left waiting in a collective. load() is collective too: every rank maps and checks
 // every shard file (the checkpoint directory is on a file system all ranks see) and views the
 // tensors in the mappings; per-rank state is a rank's own when the world size matches, else the
-// average over the old ranks.
+// average over the old ranks. Included from here for callers: listing, pruning and abandoned
+// timelines (retention.h), the names in a root (paths.h), read_manifest (manifest.h).
 #pragma once
 #include <nlohmann/json.hpp>
 
@@ -22,6 +23,8 @@
 #include <vector>
 
 #include "ckpt/manifest.h"
+#include "ckpt/paths.h"
+#include "ckpt/retention.h"
 #include "ckpt/shard.h"
 #include "dist/communicator.h"
 
@@ -36,18 +39,11 @@ struct SaveRequest {
   nlohmann::json extra;    // more manifest fields (rank 0's): config_hash, energy, ...
 };
 
-struct KeepPolicy {
-  int keep_last = 3;            // newest committed checkpoints kept (0: all)
-  bool keep_phase_ends = true;  // checkpoints with reason phase_end are never pruned
-  // Pruning keeps one shard file per rank as a spare (<root>/.recycle/rank_<5 digits>.h5, moved
-  // there, manifest removed first) and the rank's next save overwrites it in place instead of
-  // creating a file (write_shard's `spare`). Costs up to one checkpoint of disk space.
-  bool recycle = true;
-};
-
-/// Collective. Writes <root>/step_<global_step>/ (replacing one of that step) and commits it;
-/// prunes older ones per `keep` (rank 0, in the background). Returns the directory. Throws (on every rank) when any rank failed; the incomplete
-/// directory is then removed and older checkpoints are untouched.
+/// Collective, in three steps: every rank writes its shard of <root>/step_<global_step>/ (replacing
+/// a directory of that step), rank 0 commits the manifest once all succeeded, and rank 0 prunes
+/// older checkpoints per `keep` (in the background). Returns the directory. Throws (on every rank)
+/// when any rank failed; the incomplete directory is then removed and older checkpoints are
+/// untouched.
 std::string save(dist::Communicator& comm, const std::string& root, const SaveRequest& req,
                  const KeepPolicy& keep);
 
@@ -63,37 +59,8 @@ struct Loaded {
 /// fails, the manifest is bad) or kIo (a file is missing) on every rank, naming the file.
 Loaded load(dist::Communicator& comm, const std::string& dir);
 
-struct Entry {
-  std::string dir;
-  int64_t step = -1;
-  bool has_manifest = false;  // manifest.json present (else: a crashed write's leftover)
-  bool committed = false;     // manifest.json present and parseable
-  std::string problem;     // why not committed / not valid
-  int64_t bytes = 0;       // shard bytes on disk
-  nlohmann::json manifest;  // Manifest::meta (no tensor index)
-};
-
-/// The step_* directories under root, oldest first (no reads beyond the manifests).
-std::vector<Entry> list(const std::string& root);
-
-/// After a resume from checkpoint directory `resumed` of global step `step`: moves every step_*
-/// directory under root that has a manifest and a higher step, or the same step but is not
-/// `resumed` (the rest of the timeline that resume abandons: newer checkpoints than an explicit
-/// --resume PATH, or the unusable ones auto-resume fell back from) to <root>/abandoned/, so that
-/// neither a later auto-resume nor pruning counts them, and nothing is deleted. Leftovers without
-/// a manifest stay for the next prune. Not collective (rank 0). Returns the new paths. kIo naming
-/// the directory when a move fails.
-std::vector<std::string> set_aside_newer(const std::string& root, int64_t step, const std::string& resumed);
-
 /// Reads every shard of `dir`, checks sizes, CRC32C and that HDF5 opens them and every tensor of
 /// the manifest is present with its shape. Returns "" when valid, else the problem.
 std::string verify(const std::string& dir);
-
-/// The manifest of `dir` (kData naming the file and key on a bad one, kIo when absent); `text`,
-/// when given, receives the file's bytes.
-Manifest read_manifest(const std::string& dir, std::string* text = nullptr);
-
-/// "step_000001234".
-std::string step_dir_name(int64_t step);
 
 }  // namespace ofa::ckpt

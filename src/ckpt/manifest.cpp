@@ -1,11 +1,13 @@
-// Manifest parsing and checking (see manifest.h). simdjson's DOM is read once; context strings
-// for error messages are only built when there is an error.
+// Manifest reading, parsing and checking (see manifest.h). simdjson's DOM is read once; context
+// strings for error messages are only built when there is an error.
 #include "ckpt/manifest.h"
 
 #include <simdjson.h>
 
+#include <filesystem>
 #include <string_view>
 
+#include "ckpt/paths.h"
 #include "ckpt/shard.h"
 #include "core/error.h"
 
@@ -153,6 +155,15 @@ Manifest parse_manifest(const std::string& text, const std::string& where) {
     if (kv.key == "tensors" || kv.key == "per_rank") continue;
     m.meta[std::string(kv.key)] = nlohmann::json::parse(simdjson::to_string(kv.value));
   }
+  return m;
+}
+
+Manifest read_manifest(const std::string& dir, std::string* text) {
+  const std::string path = (std::filesystem::path(dir) / kManifest).string();
+  OFA_CHECK_KIND(kIo, std::filesystem::exists(path), path, ": no manifest (an incomplete checkpoint)");
+  std::string bytes = read_file(path);
+  Manifest m = parse_manifest(bytes, path);
+  if (text != nullptr) *text = std::move(bytes);
   return m;
 }
 

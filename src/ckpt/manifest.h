@@ -43,4 +43,8 @@ struct Manifest {
 /// Parses and checks manifest text; kData naming `where` (the file) and the key on any problem.
 Manifest parse_manifest(const std::string& text, const std::string& where);
 
+/// The manifest of checkpoint directory `dir` (kData naming the file and key on a bad one, kIo
+/// when absent); `text`, when given, receives the file's bytes.
+Manifest read_manifest(const std::string& dir, std::string* text = nullptr);
+
 }  // namespace ofa::ckpt

@@ -1,10 +1,10 @@
-// Checkpoint shard files (see shard.h).
+// Writing checkpoint shards (see shard.h): dtypes, the layout HDF5 gives a set of tensors (cached),
+// the sequential write of a shard, and the HDF5 reader that verification uses. Loading is in
+// shard_load.cpp, the spare files a write may reuse in spare.cpp.
 #include "ckpt/shard.h"
 
 #include <fcntl.h>
 #include <limits.h>
-#include <sys/file.h>
-#include <sys/mman.h>
 #include <sys/uio.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -13,12 +13,11 @@
 #include <cerrno>
 #include <csignal>
 #include <cstdlib>
-#include <cstring>
-#include <filesystem>
 #include <mutex>
-#include <set>
 
 #include "ckpt/crc32c.h"
+#include "ckpt/spare.h"
+#include "core/durable_file.h"
 #include "core/error.h"
 #include "core/h5_util.h"
 
@@ -48,12 +47,6 @@ const DtypeInfo& info(torch::ScalarType t) {
   for (const auto& d : kDtypes)
     if (d.torch_type == t) return d;
   fail(ErrorKind::kInternal, "checkpoint: unsupported tensor dtype ", c10::toString(t));
-}
-
-std::string errno_text(int err) {
-  std::string s = std::strerror(err);
-  if (err == ENOSPC || err == EDQUOT) s += " (disk full or quota exceeded)";
-  return s;
 }
 
 }  // namespace
@@ -102,48 +95,55 @@ std::string layout_key(const NamedTensors& tensors, const std::map<std::string, 
 
 int64_t nbytes(const torch::Tensor& t) { return t.numel() * static_cast<int64_t>(t.element_size()); }
 
-// Lets HDF5 build the file without its data (space allocated at creation, never filled), records
-// each dataset's offset, and keeps every byte that is not tensor data.
+// Lets HDF5 build the file at `scratch` without its data (space allocated at creation, never
+// filled) and returns each dataset's offset (-1 for an empty tensor).
+std::vector<int64_t> hdf5_offsets(const std::string& scratch, const NamedTensors& tensors,
+                                  const std::map<std::string, int64_t>& attrs) {
+  h5::silence_errors();
+  std::vector<int64_t> offsets;
+  auto fapl = h5::plist(H5Pcreate(H5P_FILE_ACCESS), "file access list");
+  // 64-byte aligned data, so tensors viewed in the loaded file are aligned for SIMD.
+  h5::check(H5Pset_alignment(fapl.get(), 1, 64), ErrorKind::kInternal, "alignment");
+  auto file = h5::file(H5Fcreate(scratch.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get()), ErrorKind::kIo,
+                       scratch + ": cannot create");
+  auto lcpl = h5::plist(H5Pcreate(H5P_LINK_CREATE), "link create list");
+  h5::check(H5Pset_create_intermediate_group(lcpl.get(), 1), ErrorKind::kInternal, "intermediate groups");
+  auto dcpl = h5::plist(H5Pcreate(H5P_DATASET_CREATE), "dataset create list");
+  h5::check(H5Pset_layout(dcpl.get(), H5D_CONTIGUOUS), ErrorKind::kInternal, "contiguous layout");
+  h5::check(H5Pset_alloc_time(dcpl.get(), H5D_ALLOC_TIME_EARLY), ErrorKind::kInternal, "early allocation");
+  h5::check(H5Pset_fill_time(dcpl.get(), H5D_FILL_TIME_NEVER), ErrorKind::kInternal, "no fill");
+  h5::check(H5Pset_obj_track_times(dcpl.get(), 0), ErrorKind::kInternal, "no timestamps");
+  for (const auto& [key, t] : tensors) {
+    const auto& di = info(t.scalar_type());
+    std::vector<hsize_t> dims(t.sizes().begin(), t.sizes().end());
+    auto space = h5::space(dims.empty() ? H5Screate(H5S_SCALAR)
+                                        : H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr),
+                           key);
+    const std::string path = dataset_path(key);
+    auto ds = h5::dataset(H5Dcreate2(file.get(), path.c_str(), di.h5(), space.get(), lcpl.get(), dcpl.get(),
+                                     H5P_DEFAULT),
+                          ErrorKind::kInternal, scratch + ": cannot create " + path);
+    const haddr_t off = H5Dget_offset(ds.get());
+    offsets.push_back(t.numel() == 0 || off == HADDR_UNDEF ? -1 : static_cast<int64_t>(off));
+  }
+  for (const auto& [name, v] : attrs) {
+    auto space = h5::space(H5Screate(H5S_SCALAR), name);
+    auto a = h5::attr(H5Acreate2(file.get(), name.c_str(), H5T_NATIVE_INT64, space.get(), H5P_DEFAULT, H5P_DEFAULT),
+                      ErrorKind::kInternal, scratch + ": attribute " + name);
+    h5::check(H5Awrite(a.get(), H5T_NATIVE_INT64, &v), ErrorKind::kInternal, scratch + ": attribute " + name);
+  }
+  file.close(scratch);
+  return offsets;
+}
+
+// The layout HDF5 gives `tensors`: the file built at `scratch` (hdf5_offsets), of which every byte
+// that is not tensor data is kept.
 Layout make_layout(const std::string& scratch, const NamedTensors& tensors,
                    const std::map<std::string, int64_t>& attrs) {
-  h5::silence_errors();
   Layout lay;
-  {
-    auto fapl = h5::plist(H5Pcreate(H5P_FILE_ACCESS), "file access list");
-    // 64-byte aligned data, so tensors viewed in the loaded file are aligned for SIMD.
-    h5::check(H5Pset_alignment(fapl.get(), 1, 64), ErrorKind::kInternal, "alignment");
-    auto file = h5::file(H5Fcreate(scratch.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get()), ErrorKind::kIo,
-                         scratch + ": cannot create");
-    auto lcpl = h5::plist(H5Pcreate(H5P_LINK_CREATE), "link create list");
-    h5::check(H5Pset_create_intermediate_group(lcpl.get(), 1), ErrorKind::kInternal, "intermediate groups");
-    auto dcpl = h5::plist(H5Pcreate(H5P_DATASET_CREATE), "dataset create list");
-    h5::check(H5Pset_layout(dcpl.get(), H5D_CONTIGUOUS), ErrorKind::kInternal, "contiguous layout");
-    h5::check(H5Pset_alloc_time(dcpl.get(), H5D_ALLOC_TIME_EARLY), ErrorKind::kInternal, "early allocation");
-    h5::check(H5Pset_fill_time(dcpl.get(), H5D_FILL_TIME_NEVER), ErrorKind::kInternal, "no fill");
-    h5::check(H5Pset_obj_track_times(dcpl.get(), 0), ErrorKind::kInternal, "no timestamps");
-    for (const auto& [key, t] : tensors) {
-      const auto& di = info(t.scalar_type());
-      std::vector<hsize_t> dims(t.sizes().begin(), t.sizes().end());
-      auto space = h5::space(dims.empty() ? H5Screate(H5S_SCALAR)
-                                          : H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr),
-                             key);
-      const std::string path = dataset_path(key);
-      auto ds = h5::dataset(H5Dcreate2(file.get(), path.c_str(), di.h5(), space.get(), lcpl.get(), dcpl.get(),
-                                       H5P_DEFAULT),
-                            ErrorKind::kInternal, scratch + ": cannot create " + path);
-      const haddr_t off = H5Dget_offset(ds.get());
-      lay.offsets.push_back(t.numel() == 0 || off == HADDR_UNDEF ? -1 : static_cast<int64_t>(off));
-    }
-    for (const auto& [name, v] : attrs) {
-      auto space = h5::space(H5Screate(H5S_SCALAR), name);
-      auto a = h5::attr(H5Acreate2(file.get(), name.c_str(), H5T_NATIVE_INT64, space.get(), H5P_DEFAULT, H5P_DEFAULT),
-                        ErrorKind::kInternal, scratch + ": attribute " + name);
-      h5::check(H5Awrite(a.get(), H5T_NATIVE_INT64, &v), ErrorKind::kInternal, scratch + ": attribute " + name);
-    }
-    file.close(scratch);
-  }
+  lay.offsets = hdf5_offsets(scratch, tensors, attrs);
   const int fd = ::open(scratch.c_str(), O_RDONLY | O_CLOEXEC);
-  OFA_CHECK_KIND(kIo, fd >= 0, scratch, ": cannot reopen: ", errno_text(errno));
+  OFA_CHECK_KIND(kIo, fd >= 0, scratch, ": cannot reopen: ", durable::errno_text(errno));
   struct stat st {};
   ::fstat(fd, &st);
   lay.size = static_cast<int64_t>(st.st_size);
@@ -216,7 +216,7 @@ void write_all(int fd, std::vector<iovec> iov, const std::string& path, int64_t 
       const int err = n < 0 ? errno : EIO;
       ::close(fd);
       ::unlink(path.c_str());
-      fail(ErrorKind::kIo, path, ": write failed after ", done, " of ", total, " bytes: ", errno_text(err));
+      fail(ErrorKind::kIo, path, ": write failed after ", done, " of ", total, " bytes: ", durable::errno_text(err));
     }
     done += n;
     size_t left = static_cast<size_t>(n);
@@ -226,48 +226,6 @@ void write_all(int fd, std::vector<iovec> iov, const std::string& path, int64_t 
       iov[i].iov_len -= left;
     }
   }
-}
-
-// flock() failures that mean the file system has no such locks (some NFS and Lustre mounts),
-// rather than that another open file holds one.
-bool no_flock_support(int err) {
-  return err == ENOLCK || err == EOPNOTSUPP || err == ENOTSUP || err == EINVAL || err == ENOSYS;
-}
-
-// The files this process has mapped, by (device, inode). The flock() below already covers them on
-// local file systems, where locks belong to open files; on NFS flock() is emulated with POSIX
-// locks, which belong to the process and never conflict with its own, so this process checks its
-// own mappings itself.
-struct MappedFiles {
-  std::mutex mu;
-  std::multiset<std::pair<dev_t, ino_t>> ids;
-};
-MappedFiles& mapped_files() {
-  static auto* m = new MappedFiles;  // never destroyed: a mapping may outlive static destruction
-  return *m;
-}
-
-bool mapped_here(int fd) {
-  struct stat st {};
-  if (::fstat(fd, &st) != 0) return true;  // unknown: do not reuse
-  auto& m = mapped_files();
-  std::lock_guard<std::mutex> lock(m.mu);
-  return m.ids.count({st.st_dev, st.st_ino}) > 0;
-}
-
-// The spare file, moved to `path` and opened for writing under an exclusive lock, or -1 when there
-// is none or it cannot be locked at once (a reader has it mapped, or no flock here); an unusable
-// spare is removed. A reader that opened the file before the move and locks it after this write
-// sees other bytes than its manifest's CRC and fails cleanly.
-int take_spare(const std::string& spare, const std::string& path) {
-  const int fd = ::open(spare.c_str(), O_WRONLY | O_CLOEXEC);
-  if (fd < 0) return -1;
-  if (::flock(fd, LOCK_EX | LOCK_NB) != 0 || mapped_here(fd) || ::rename(spare.c_str(), path.c_str()) != 0) {
-    ::close(fd);
-    ::unlink(spare.c_str());
-    return -1;
-  }
-  return fd;
 }
 
 }  // namespace
@@ -300,7 +258,7 @@ ShardWritten write_shard(const std::string& path, const NamedTensors& tensors0,
   int fd = spare.empty() ? -1 : take_spare(spare, path);
   const bool recycled = fd >= 0;
   if (!recycled) fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  OFA_CHECK_KIND(kIo, fd >= 0, path, ": cannot create: ", errno_text(errno));
+  OFA_CHECK_KIND(kIo, fd >= 0, path, ": cannot create: ", durable::errno_text(errno));
   write_all(fd, std::move(iov), path, lay->size);
   if (crash) {
     ::fsync(fd);
@@ -310,123 +268,9 @@ ShardWritten write_shard(const std::string& path, const NamedTensors& tensors0,
   if ((recycled && ::ftruncate(fd, lay->size) != 0) || ::fsync(fd) != 0 || ::close(fd) != 0) {
     const int err = errno;
     ::unlink(path.c_str());
-    fail(ErrorKind::kIo, path, ": truncate/fsync/close failed: ", errno_text(err));
+    fail(ErrorKind::kIo, path, ": truncate/fsync/close failed: ", durable::errno_text(err));
   }
   return {lay->size, crc, lay->offsets, recycled};
-}
-
-namespace {
-// A 64-byte aligned buffer for a whole shard file.
-ShardBytes alloc_shard_bytes(int64_t size, std::string label) {
-  void* p = nullptr;
-  OFA_CHECK_KIND(kIo, ::posix_memalign(&p, 64, static_cast<size_t>(std::max<int64_t>(size, 1))) == 0, label,
-                 ": cannot allocate ", size, " bytes");
-  return {std::shared_ptr<uint8_t>(static_cast<uint8_t*>(p), [](uint8_t* q) { std::free(q); }), size,
-          std::move(label)};
-}
-void check_crc(const std::string& path, uint32_t crc, const std::string& want_crc) {
-  OFA_CHECK_KIND(kData, crc_hex(crc) == want_crc, path, ": CRC32C ", crc_hex(crc), " != ", want_crc,
-                 " in the manifest: the shard is corrupt");
-}
-}  // namespace
-
-ShardBytes read_shard_bytes(const std::string& path, int64_t want_bytes, const std::string& want_crc) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  OFA_CHECK_KIND(kIo, fd >= 0, path, ": cannot open shard: ", errno_text(errno));
-  struct stat st {};
-  if (::fstat(fd, &st) != 0) {
-    ::close(fd);
-    fail(ErrorKind::kIo, path, ": cannot stat");
-  }
-  // Held until the bytes are released: a save may reuse a pruned checkpoint's shard file, but
-  // not one that is locked (write_shard). Held exclusively means it is being rewritten right now.
-  if (::flock(fd, LOCK_SH | LOCK_NB) != 0 && !no_flock_support(errno)) {
-    const int err = errno;
-    ::close(fd);
-    fail(ErrorKind::kIo, path, ": locked by a checkpoint write that reuses this pruned shard file (",
-         errno_text(err), ")");
-  }
-  if (static_cast<int64_t>(st.st_size) != want_bytes) {
-    ::close(fd);
-    fail(ErrorKind::kData, path, ": ", st.st_size, " bytes, the manifest says ", want_bytes,
-         " (truncated or overwritten shard)");
-  }
-  // Mapped, not read: the tensors become views of the page cache's pages (private and writable,
-  // so an in-place change copies a page, never touches the file), which saves read()'s copy of
-  // every byte; the CRC pass then faults the pages in, sequentially. As torch.load(mmap=True) and
-  // safetensors do. A file system that cannot map falls back to read(). The mapping lives as long
-  // as a tensor of it, and so do the descriptor and its shared lock: a save overwrites a pruned
-  // shard in place only when it gets an exclusive lock (write_shard); otherwise our writers never
-  // change a committed shard (pruning moves or unlinks it, and a step written again has its
-  // directory removed first), and an unlinked file stays mapped.
-  const size_t len = static_cast<size_t>(want_bytes);
-  void* map = len > 0 ? ::mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0) : MAP_FAILED;
-  if (map != MAP_FAILED) {
-    // Sequential readahead for the CRC pass. (MADV_WILLNEED as well made a cold 90 MiB shard on
-    // this VM's disk slower: 120-135 ms against 50-62 ms with MADV_SEQUENTIAL alone.)
-    ::madvise(map, len, MADV_SEQUENTIAL);
-    const std::pair<dev_t, ino_t> id{st.st_dev, st.st_ino};
-    {
-      std::lock_guard<std::mutex> lock(mapped_files().mu);
-      mapped_files().ids.insert(id);
-    }
-    ShardBytes mapped{std::shared_ptr<uint8_t>(static_cast<uint8_t*>(map),
-                                               [len, fd, id](uint8_t* q) {
-                                                 ::munmap(q, len);
-                                                 {
-                                                   auto& m = mapped_files();
-                                                   std::lock_guard<std::mutex> lock(m.mu);
-                                                   m.ids.erase(m.ids.find(id));
-                                                 }
-                                                 ::close(fd);
-                                               }),
-                      want_bytes, path};
-    check_crc(path, crc32c(mapped.data.get(), len), want_crc);
-    return mapped;
-  }
-  ShardBytes b = alloc_shard_bytes(want_bytes, path);
-  // Read and checksum in slices, each checksummed while it is still in cache.
-  constexpr int64_t kSlice = 4 << 20;
-  uint32_t crc = 0;
-  int64_t done = 0;
-  while (done < want_bytes) {
-    const ssize_t n = ::read(fd, b.data.get() + done, static_cast<size_t>(std::min(kSlice, want_bytes - done)));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    crc = crc32c(b.data.get() + done, static_cast<size_t>(n), crc);
-    done += n;
-  }
-  ::close(fd);
-  OFA_CHECK_KIND(kIo, done == want_bytes, path, ": short read (", done, " of ", want_bytes, " bytes)");
-  check_crc(path, crc, want_crc);
-  return b;
-}
-
-torch::Tensor tensor_at(const ShardBytes& b, int64_t offset, torch::ScalarType dtype,
-                        const std::vector<int64_t>& shape, const std::string& where) {
-  const auto opts = torch::TensorOptions().dtype(dtype);
-  int64_t numel = 1;
-  for (auto d : shape) numel *= d;
-  if (numel == 0) return torch::empty(shape, opts);
-  const int64_t len = numel * static_cast<int64_t>(c10::elementSize(dtype));
-  OFA_CHECK_KIND(kData, offset >= 0 && offset + len <= b.size, where, ": bytes [", offset, ", ", offset + len,
-                 ") lie outside ", b.label, " (", b.size, " bytes)");
-  uint8_t* p = b.data.get() + offset;
-  if (offset % static_cast<int64_t>(c10::elementSize(dtype)) != 0) {  // not written by us; copy to align
-    auto t = torch::empty(shape, opts);
-    std::memcpy(t.data_ptr(), p, static_cast<size_t>(len));
-    return t;
-  }
-  // A storage of exactly the tensor's bytes whose context keeps the shard buffer alive, and a
-  // TensorImpl made directly (torch::from_blob's std::function deleter and dispatcher calls cost
-  // more than the rest of a load's bookkeeping for ~1,700 tensors).
-  auto* keep = new std::shared_ptr<uint8_t>(b.data);
-  c10::DataPtr data(p, keep, [](void* ctx) { delete static_cast<std::shared_ptr<uint8_t>*>(ctx); }, c10::Device(c10::kCPU));
-  c10::Storage storage(c10::Storage::use_byte_size_t(), len, std::move(data), /*allocator=*/nullptr, /*resizable=*/false);
-  auto t = at::detail::make_tensor<c10::TensorImpl>(std::move(storage), c10::DispatchKeySet(c10::DispatchKey::CPU),
-                                                    c10::scalarTypeToTypeMeta(dtype));
-  t.unsafeGetTensorImpl()->set_sizes_contiguous(shape);
-  return t;
 }
 
 ShardReader::ShardReader(const ShardBytes& bytes) : label_(bytes.label) {
@@ -474,77 +318,6 @@ torch::Tensor ShardReader::read(const std::string& key, torch::ScalarType dtype,
     h5::check(H5Dread(ds.get(), info(dtype).h5(), H5S_ALL, H5S_ALL, H5P_DEFAULT, t.data_ptr()), ErrorKind::kData,
               label_ + ": reading " + path);
   return t;
-}
-
-void write_file_durable(const std::string& path, const std::string& bytes, const std::string& fault_tag) {
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  OFA_CHECK_KIND(kIo, fd >= 0, path, ": cannot create: ", errno_text(errno));
-  size_t limit = bytes.size();
-  bool crash = false;
-  if (const char* f = std::getenv("OFA_CKPT_FAULT"); f && !fault_tag.empty() && std::string(f) == "kill:" + fault_tag) {
-    limit = bytes.size() / 2;
-    crash = true;
-  }
-  size_t done = 0;
-  while (done < limit) {
-    const ssize_t n = ::write(fd, bytes.data() + done, limit - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      const int err = n < 0 ? errno : EIO;
-      ::close(fd);
-      fail(ErrorKind::kIo, path, ": write failed after ", done, " of ", bytes.size(), " bytes: ", errno_text(err));
-    }
-    done += static_cast<size_t>(n);
-  }
-  if (crash) {
-    ::fsync(fd);
-    ::kill(::getpid(), SIGKILL);
-  }
-  if (::fsync(fd) != 0) {
-    const int err = errno;
-    ::close(fd);
-    fail(ErrorKind::kIo, path, ": fsync failed: ", errno_text(err));
-  }
-  OFA_CHECK_KIND(kIo, ::close(fd) == 0, path, ": close failed: ", errno_text(errno));
-}
-
-std::string read_file(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  OFA_CHECK_KIND(kIo, fd >= 0, path, ": cannot open: ", errno_text(errno));
-  struct stat st {};
-  if (::fstat(fd, &st) != 0) {
-    ::close(fd);
-    fail(ErrorKind::kIo, path, ": cannot stat");
-  }
-  std::string buf(static_cast<size_t>(st.st_size), '\0');
-  size_t done = 0;
-  while (done < buf.size()) {
-    const ssize_t n = ::read(fd, buf.data() + done, buf.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    done += static_cast<size_t>(n);
-  }
-  ::close(fd);
-  OFA_CHECK_KIND(kIo, done == buf.size(), path, ": short read (", done, " of ", buf.size(), " bytes)");
-  return buf;
-}
-
-void fsync_dir(const std::string& dir) {
-  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  OFA_CHECK_KIND(kIo, fd >= 0, dir, ": cannot open directory: ", errno_text(errno));
-  const int rc = ::fsync(fd);
-  const int err = errno;
-  ::close(fd);
-  // Some network file systems refuse fsync on directories; their metadata is synchronous anyway.
-  OFA_CHECK_KIND(kIo, rc == 0 || err == EINVAL || err == EROFS, dir, ": fsync failed: ", errno_text(err));
-}
-
-void write_atomic(const std::string& path, const std::string& text) {
-  const std::string tmp = path + ".tmp";
-  write_file_durable(tmp, text);
-  OFA_CHECK_KIND(kIo, ::rename(tmp.c_str(), path.c_str()) == 0, "cannot rename ", tmp, " to ", path, ": ",
-                 errno_text(errno));
-  fsync_dir(std::filesystem::path(path).parent_path().string());
 }
 
 }  // namespace ofa::ckpt

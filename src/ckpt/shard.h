@@ -7,7 +7,7 @@
 // offset; loading reads the file whole, checks the CRC, and views tensors at their offsets (no
 // copy); `verify` additionally opens the file with HDF5 and checks it agrees. Tensor
 // "model/stages.0.conv.weight" is the dataset /model/stages/0/conv/weight (groups mirror the module
-// names), so h5dump and h5py read shards directly. Plus the POSIX helpers of the atomic commit.
+// names), so h5dump and h5py read shards directly. Written in shard.cpp, loaded in shard_load.cpp.
 #pragma once
 #include <torch/types.h>
 
@@ -17,6 +17,8 @@
 #include <string>
 #include <utility>
 #include <vector>
+
+#include "core/durable_file.h"
 
 namespace ofa::ckpt {
 
@@ -88,16 +90,12 @@ class ShardReader {
   std::string label_;
 };
 
-/// Writes `bytes` to `path` (created/truncated), fsyncs it. kIo naming the path on any failure
-/// (ENOSPC says "disk full"). Test hook: OFA_CKPT_FAULT=kill:<tag> with tag == fault_tag (save()
-/// passes "rank<R>@<global step>") writes
-/// half the bytes, fsyncs, and SIGKILLs this process (a crash in the middle of a checkpoint).
-void write_file_durable(const std::string& path, const std::string& bytes, const std::string& fault_tag = "");
 /// Whole file into memory; kIo naming the path when it cannot be read.
 std::string read_file(const std::string& path);
-/// fsync of a directory (makes created/renamed entries durable); kIo on failure.
-void fsync_dir(const std::string& dir);
-/// Writes `text` to path + ".tmp", fsyncs, renames over `path`, fsyncs the directory.
-void write_atomic(const std::string& path, const std::string& text);
+/// Writes `bytes` to `path` (created/truncated) and fsyncs it: durable::write_file, kept under this
+/// name for the raw-write baseline of `ofa ckpt bench`.
+inline void write_file_durable(const std::string& path, const std::string& bytes) {
+  durable::write_file(path, bytes);
+}
 
 }  // namespace ofa::ckpt

@@ -15,6 +15,7 @@
 #include "ckpt/tensor_keys.h"
 #include "cli/commands.h"
 #include "cli/config.h"
+#include "core/durable_file.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "supernet/flops.h"
@@ -32,16 +33,10 @@ std::vector<char> read_bytes(const std::string& path) {
 }
 
 void write_bytes(const fs::path& path, const std::vector<char>& bytes) {
-  std::ofstream out(path, std::ios::binary);
-  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-  OFA_CHECK_KIND(kIo, out.good(), path.string(), ": cannot write");
+  durable::write_atomic(path.string(), std::string_view(bytes.data(), bytes.size()));
 }
 
-void write_text(const fs::path& path, const std::string& text) {
-  std::ofstream out(path);
-  out << text;
-  OFA_CHECK_KIND(kIo, out.good(), path.string(), ": cannot write");
-}
+void write_text(const fs::path& path, const std::string& text) { durable::write_atomic(path.string(), text); }
 
 nlohmann::json describe_json(const supernet::SpaceConfig& space, const supernet::SubnetConfig& s) {
   auto cost = supernet::count(space, s);

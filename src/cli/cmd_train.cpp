@@ -18,6 +18,7 @@
 #include "cli/carbon_files.h"
 #include "cli/commands.h"
 #include "cli/config.h"
+#include "core/durable_file.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "core/signals.h"
@@ -68,9 +69,7 @@ void prepare_run_dir(const RunConfig& cfg, const std::string& config_file, Conte
     }
   }
   if (!keep_old) {
-    std::ofstream out(cfg_path);
-    out << "# resolved from " << config_file << "\n" << dump_config(cfg);
-    OFA_CHECK_KIND(kIo, out.good(), cfg_path.string(), ": cannot write");
+    durable::write_atomic(cfg_path.string(), "# resolved from " + config_file + "\n" + dump_config(cfg));
   }
   log::info("run dir ", cfg.run.dir, " (", ctx.comm.size(), " rank(s), ", ctx.comm.backend(), ", ",
             ctx.tuning.threads, " thread(s)/rank)");

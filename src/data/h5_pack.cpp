@@ -1,11 +1,13 @@
 // pack_dataset: writes the HDF5-packed format of docs/data-format.md. Rows are streamed one chunk
 // at a time through Dataset::gather_rows, so packing from another packed file needs no more
-// memory than one chunk. Written to PATH.tmp, closed, then renamed over PATH.
+// memory than one chunk. Written to PATH.tmp, closed, then fsynced and renamed over PATH
+// (core/durable_file.h).
 #include <filesystem>
 #include <numeric>
 
-#include "data/h5_dataset.h"
+#include "core/durable_file.h"
 #include "core/h5_util.h"
+#include "data/h5_dataset.h"
 
 namespace ofa::data {
 namespace {
@@ -120,9 +122,7 @@ void pack_dataset(Dataset& train, Dataset& test, const std::string& path,
     fs::remove(tmp, ec);
     throw;
   }
-  std::error_code ec;
-  fs::rename(tmp, path, ec);
-  OFA_CHECK_KIND(kIo, !ec, "cannot rename ", tmp, " to ", path, ": ", ec.message());
+  durable::commit_file(tmp, path);  // fsync, rename, fsync the directory
 }
 
 }  // namespace ofa::data

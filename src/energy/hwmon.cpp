@@ -102,65 +102,78 @@ Reading HwmonSource::sample(double t) {
   return r;
 }
 
-Discovered discover_hwmon(const std::string& sysfs_root, const std::vector<std::string>& labels, bool gpus_measured) {
-  Discovered out;
-  const std::string base = join_root(sysfs_root, "sys/class/hwmon");
+namespace {
+
+// The energy and power channels of one device directory, labelled: every energyK_input, and per
+// power channel its _input file, else its _average.
+std::vector<Candidate> device_channels(const std::string& dir, const std::string& dev) {
+  std::string name;
+  name = read_small_file(dir + "/name", &name) ? trim(name) : dev;
   std::vector<Candidate> cands;
-  for (const std::string& dev : list_dir(base)) {
-    if (dev.rfind("hwmon", 0) != 0) continue;
-    const std::string dir = base + "/" + dev;
-    std::string name;
-    name = read_small_file(dir + "/name", &name) ? trim(name) : dev;
-    std::map<std::string, std::string> power_files;  // "power3" -> file (_input over _average)
-    for (const std::string& f : list_dir(dir)) {
-      std::string type, suffix;
-      int index = 0;
-      if (!parse_channel_file(f, &type, &index, &suffix)) continue;
-      const std::string chan = type + std::to_string(index);
-      if (type == "energy" && suffix == "input") {
-        cands.push_back({dev, name, true, {dir + "/" + f, chan}});
-      } else if (type == "power" && (suffix == "input" || (suffix == "average" && !power_files.count(chan)))) {
-        power_files[chan] = dir + "/" + f;
-      }
-    }
-    for (const auto& [chan, file] : power_files) cands.push_back({dev, name, false, {file, chan}});
-    for (Candidate& c : cands) {
-      if (c.device != dev) continue;
-      std::string label;
-      if (read_small_file(dir + "/" + c.channel.label + "_label", &label)) c.channel.label = trim(label);
+  std::map<std::string, std::string> power_files;  // "power3" -> file (_input over _average)
+  for (const std::string& f : list_dir(dir)) {
+    std::string type, suffix;
+    int index = 0;
+    if (!parse_channel_file(f, &type, &index, &suffix)) continue;
+    const std::string chan = type + std::to_string(index);
+    if (type == "energy" && suffix == "input") {
+      cands.push_back({dev, name, true, {dir + "/" + f, chan}});
+    } else if (type == "power" && (suffix == "input" || (suffix == "average" && !power_files.count(chan)))) {
+      power_files[chan] = dir + "/" + f;
     }
   }
-  // Readable channels only.
-  std::vector<Candidate> readable;
+  for (const auto& [chan, file] : power_files) cands.push_back({dev, name, false, {file, chan}});
   for (Candidate& c : cands) {
+    std::string label;
+    if (read_small_file(dir + "/" + c.channel.label + "_label", &label)) c.channel.label = trim(label);
+  }
+  return cands;
+}
+
+// The channels that can be read now; a note names each one that cannot.
+std::vector<Candidate> readable_channels(const std::vector<Candidate>& cands, std::vector<std::string>* notes) {
+  std::vector<Candidate> readable;
+  for (const Candidate& c : cands) {
     unsigned long long v = 0;
     std::string err;
     if (read_u64_file(c.channel.file, &v, &err))
       readable.push_back(c);
     else
-      out.notes.push_back(c.device + " (" + c.name + ") " + c.channel.label + ": unreadable (" + err + "), skipped");
+      notes->push_back(c.device + " (" + c.name + ") " + c.channel.label + ": unreadable (" + err + "), skipped");
   }
+  return readable;
+}
+
+// The channels to sum (the rule in hwmon.h): those that `labels` name, else the parts that are not
+// nested in another, else one whole-node channel when the GPUs are not measured apart.
+std::vector<Candidate> channels_to_sum(const std::vector<Candidate>& readable, const std::vector<std::string>& labels,
+                                       bool gpus_measured, std::vector<std::string>* notes) {
   std::vector<Candidate> keep;
   if (!labels.empty()) {
     for (const Candidate& c : readable)
       if (contains_any(c.channel.label, labels)) keep.push_back(c);
-  } else {
-    const Candidate* whole = nullptr;
-    for (const Candidate& c : readable) {
-      const Role role = role_of(c.channel.label);
-      if (role == Role::kPart) keep.push_back(c);
-      if (role == Role::kWholeNode && (!whole || (c.energy && !whole->energy && c.device == whole->device)))
-        whole = &c;
-    }
-    if (keep.empty() && whole) {
-      if (gpus_measured)
-        out.notes.push_back("hwmon has only whole-node sensors (" + whole->channel.label +
-                            "), which include the GPUs NVML measures: not used (energy.hwmon_labels can force it)");
-      else
-        keep.push_back(*whole);
-    }
+    return keep;
   }
-  // One source per device: its energy channels if it has any, else its power channels.
+  const Candidate* whole = nullptr;
+  for (const Candidate& c : readable) {
+    const Role role = role_of(c.channel.label);
+    if (role == Role::kPart) keep.push_back(c);
+    if (role == Role::kWholeNode && (!whole || (c.energy && !whole->energy && c.device == whole->device)))
+      whole = &c;
+  }
+  if (keep.empty() && whole) {
+    if (gpus_measured)
+      notes->push_back("hwmon has only whole-node sensors (" + whole->channel.label +
+                       "), which include the GPUs NVML measures: not used (energy.hwmon_labels can force it)");
+    else
+      keep.push_back(*whole);
+  }
+  return keep;
+}
+
+// One source per device of `keep`, in order: its energy channels if it has any, else its power
+// channels; "hwmon.<name>", with ":<N>" when devices share a name.
+std::vector<SourcePtr> one_source_per_device(const std::vector<Candidate>& keep) {
   std::map<std::string, int> name_count;
   std::vector<std::string> devices;
   for (const Candidate& c : keep) {
@@ -169,6 +182,7 @@ Discovered discover_hwmon(const std::string& sysfs_root, const std::vector<std::
       ++name_count[c.name];
     }
   }
+  std::vector<SourcePtr> sources;
   for (const std::string& dev : devices) {
     bool has_energy = false;
     std::string name;
@@ -181,9 +195,24 @@ Discovered discover_hwmon(const std::string& sysfs_root, const std::vector<std::
     for (const Candidate& c : keep)
       if (c.device == dev && c.energy == has_energy) chans.push_back(c.channel);
     std::string source = "hwmon." + name + (name_count[name] > 1 ? ":" + dev.substr(5) : "");
-    out.sources.push_back(std::make_unique<HwmonSource>(source, has_energy ? SourceKind::kCounter : SourceKind::kSampledPower,
-                                                        dev + " (" + name + ")", std::move(chans)));
+    const SourceKind kind = has_energy ? SourceKind::kCounter : SourceKind::kSampledPower;
+    sources.push_back(std::make_unique<HwmonSource>(source, kind, dev + " (" + name + ")", std::move(chans)));
   }
+  return sources;
+}
+
+}  // namespace
+
+Discovered discover_hwmon(const std::string& sysfs_root, const std::vector<std::string>& labels, bool gpus_measured) {
+  Discovered out;
+  const std::string base = join_root(sysfs_root, "sys/class/hwmon");
+  std::vector<Candidate> cands;
+  for (const std::string& dev : list_dir(base)) {
+    if (dev.rfind("hwmon", 0) != 0) continue;
+    for (Candidate& c : device_channels(base + "/" + dev, dev)) cands.push_back(std::move(c));
+  }
+  const std::vector<Candidate> readable = readable_channels(cands, &out.notes);
+  out.sources = one_source_per_device(channels_to_sum(readable, labels, gpus_measured, &out.notes));
   if (out.sources.empty()) out.notes.push_back("no usable hwmon power or energy channel under " + base);
   return out;
 }

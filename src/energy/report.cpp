@@ -11,6 +11,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "core/durable_file.h"
 #include "core/error.h"
 #include "energy/svg.h"
 
@@ -82,18 +83,119 @@ json amortization(const ReportInput& in, double run_joules) {
   return a;
 }
 
-void write_atomically(const std::string& path, const std::string& text) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    OFA_CHECK_KIND(kIo, f.good(), "cannot write ", tmp);
-    f << text;
-    f.flush();
-    OFA_CHECK_KIND(kIo, f.good(), "cannot write ", tmp, " (disk full?)");
+// Wall seconds of all segments (the denominator of the monitor's share of wall time).
+double total_seconds(const Ledger& l) {
+  double seconds = 0;
+  for (const std::string& s : l.segments()) seconds += l.segment_seconds(s);
+  return seconds;
+}
+
+json total_json(const Ledger& l, const CarbonSettings& c, double seconds) {
+  const double total = l.total_joules();
+  const double estimated = l.joules_of_kind(SourceKind::kEstimate);
+  json t = figures(total, c);
+  t["estimated_joules"] = estimated;
+  t["estimated_share"] = total > 0 ? estimated / total : 0.0;
+  t["seconds"] = seconds;
+  return t;
+}
+
+json sources_json(const Ledger& l, const CarbonSettings& c) {
+  const double total = l.total_joules();
+  json out = json::array();
+  const std::map<std::string, double> by_source = l.joules_by_source();
+  for (const auto& [name, kind] : l.sources()) {
+    const double sj = by_source.count(name) ? by_source.at(name) : 0.0;
+    json s = figures(sj, c);
+    s["source"] = name;
+    s["kind"] = kind_name(kind);
+    s["share"] = total > 0 ? sj / total : 0.0;
+    out.push_back(s);
   }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  OFA_CHECK_KIND(kIo, !ec, "cannot rename ", tmp, " to ", path, ": ", ec.message());
+  return out;
+}
+
+json nodes_json(const Ledger& l, const CarbonSettings& c) {
+  json out = json::array();
+  for (const auto& [node, nj] : l.joules_by_node()) {
+    json n = figures(nj, c);
+    n["node"] = node;
+    n["by_source"] = json::object();
+    for (const auto& [who, segs] : l.records())
+      if (who.node == node)
+        for (const auto& [seg, rec] : segs)
+          for (const auto& [src, sj] : rec.joules) n["by_source"][src] = n["by_source"].value(src, 0.0) + sj;
+    out.push_back(n);
+  }
+  return out;
+}
+
+json segments_json(const Ledger& l, const CarbonSettings& c) {
+  json out = json::array();
+  for (const std::string& seg : l.segments()) {
+    const double sj = l.segment_joules(seg);
+    json s = figures(sj, c);
+    s["segment"] = seg;
+    s["seconds"] = l.segment_seconds(seg);
+    s["samples"] = l.segment_samples(seg);
+    s["mean_watts"] = s["seconds"].get<double>() > 0 ? sj / s["seconds"].get<double>() : 0.0;
+    s["joules_per_sample"] = s["samples"].get<int64_t>() > 0 ? sj / double(s["samples"].get<int64_t>()) : 0.0;
+    s["by_source"] = json::object();
+    for (const auto& [who, segs] : l.records())
+      if (auto it = segs.find(seg); it != segs.end())
+        for (const auto& [src, x] : it->second.joules) s["by_source"][src] = s["by_source"].value(src, 0.0) + x;
+    out.push_back(s);
+  }
+  return out;
+}
+
+json equivalents_json(double total, const CarbonSettings& c) {
+  json out = json::array();
+  for (const CarEquivalent& e : car_equivalents(carbon_of(total, c).co2e_g))
+    out.push_back({{"what", "km driven by an average car"}, {"km", e.km}, {"g_per_km", e.g_per_km},
+                   {"source", e.source}});
+  return out;
+}
+
+json cross_checks_json(const Ledger& l) {
+  const double total = l.total_joules();
+  json out = json::object();
+  if (auto it = l.external().find("sacct"); it != l.external().end()) {
+    out["sacct"] = {
+        {"joules", it->second},
+        {"ours_joules", total},
+        {"ratio_ours_to_sacct", it->second > 0 ? total / it->second : 0.0},
+        {"source", "Slurm sacct ConsumedEnergyRaw (the site's acct_gather_energy plugin; whole nodes of the job)"}};
+  }
+  return out;
+}
+
+// The sampling thread's cost per rank, as a share of the segments' wall time.
+json monitor_json(const Ledger& l, double seconds) {
+  json mon = {{"ranks", json::array()}};
+  double worst_fraction = 0;
+  for (const auto& [who, cost] : l.costs()) {
+    const double fraction = seconds > 0 ? cost.seconds / seconds : 0.0;
+    worst_fraction = std::max(worst_fraction, fraction);
+    mon["ranks"].push_back({{"node", who.node},
+                            {"rank", who.rank},
+                            {"samples", cost.samples},
+                            {"seconds", cost.seconds},
+                            {"mean_sample_us", cost.samples ? cost.seconds / double(cost.samples) * 1e6 : 0.0},
+                            {"fraction_of_wall", fraction}});
+  }
+  mon["max_fraction_of_wall"] = worst_fraction;
+  mon["formula"] = "fraction = seconds spent in sampling rounds on a rank / total wall seconds of the segments";
+  return mon;
+}
+
+json series_json(const std::vector<SeriesRow>& series) {
+  double t0 = 0, t1 = 0;
+  for (size_t i = 0; i < series.size(); ++i) {
+    t0 = i ? std::min(t0, series[i].time_s) : series[i].time_s;
+    t1 = i ? std::max(t1, series[i].time_s) : series[i].time_s;
+  }
+  return {{"rows", series.size()}, {"first_unix", t0}, {"last_unix", t1}, {"file", "energy.csv"}};
 }
 
 }  // namespace
@@ -112,90 +214,16 @@ json build_carbon_json(const ReportInput& in) {
   j["carbon_factors"] = c.to_json();
 
   const double total = l.total_joules();
-  const double estimated = l.joules_of_kind(SourceKind::kEstimate);
-  j["total"] = figures(total, c);
-  j["total"]["estimated_joules"] = estimated;
-  j["total"]["estimated_share"] = total > 0 ? estimated / total : 0.0;
-  double seconds = 0;
-  for (const std::string& s : l.segments()) seconds += l.segment_seconds(s);
-  j["total"]["seconds"] = seconds;
-
-  j["sources"] = json::array();
-  const std::map<std::string, double> by_source = l.joules_by_source();
-  for (const auto& [name, kind] : l.sources()) {
-    const double sj = by_source.count(name) ? by_source.at(name) : 0.0;
-    json s = figures(sj, c);
-    s["source"] = name;
-    s["kind"] = kind_name(kind);
-    s["share"] = total > 0 ? sj / total : 0.0;
-    j["sources"].push_back(s);
-  }
-
-  j["nodes"] = json::array();
-  for (const auto& [node, nj] : l.joules_by_node()) {
-    json n = figures(nj, c);
-    n["node"] = node;
-    n["by_source"] = json::object();
-    for (const auto& [who, segs] : l.records())
-      if (who.node == node)
-        for (const auto& [seg, rec] : segs)
-          for (const auto& [src, sj] : rec.joules) n["by_source"][src] = n["by_source"].value(src, 0.0) + sj;
-    j["nodes"].push_back(n);
-  }
-
-  j["segments"] = json::array();
-  for (const std::string& seg : l.segments()) {
-    const double sj = l.segment_joules(seg);
-    json s = figures(sj, c);
-    s["segment"] = seg;
-    s["seconds"] = l.segment_seconds(seg);
-    s["samples"] = l.segment_samples(seg);
-    s["mean_watts"] = s["seconds"].get<double>() > 0 ? sj / s["seconds"].get<double>() : 0.0;
-    s["joules_per_sample"] = s["samples"].get<int64_t>() > 0 ? sj / double(s["samples"].get<int64_t>()) : 0.0;
-    s["by_source"] = json::object();
-    for (const auto& [who, segs] : l.records())
-      if (auto it = segs.find(seg); it != segs.end())
-        for (const auto& [src, x] : it->second.joules) s["by_source"][src] = s["by_source"].value(src, 0.0) + x;
-    j["segments"].push_back(s);
-  }
-
-  j["equivalents"] = json::array();
-  for (const CarEquivalent& e : car_equivalents(carbon_of(total, c).co2e_g))
-    j["equivalents"].push_back({{"what", "km driven by an average car"}, {"km", e.km}, {"g_per_km", e.g_per_km},
-                                {"source", e.source}});
+  const double seconds = total_seconds(l);
+  j["total"] = total_json(l, c, seconds);
+  j["sources"] = sources_json(l, c);
+  j["nodes"] = nodes_json(l, c);
+  j["segments"] = segments_json(l, c);
+  j["equivalents"] = equivalents_json(total, c);
   j["amortization"] = amortization(in, total);
-
-  j["cross_checks"] = json::object();
-  if (auto it = l.external().find("sacct"); it != l.external().end()) {
-    j["cross_checks"]["sacct"] = {
-        {"joules", it->second},
-        {"ours_joules", total},
-        {"ratio_ours_to_sacct", it->second > 0 ? total / it->second : 0.0},
-        {"source", "Slurm sacct ConsumedEnergyRaw (the site's acct_gather_energy plugin; whole nodes of the job)"}};
-  }
-
-  json mon = {{"ranks", json::array()}};
-  double worst_fraction = 0;
-  for (const auto& [who, cost] : l.costs()) {
-    const double fraction = seconds > 0 ? cost.seconds / seconds : 0.0;
-    worst_fraction = std::max(worst_fraction, fraction);
-    mon["ranks"].push_back({{"node", who.node},
-                            {"rank", who.rank},
-                            {"samples", cost.samples},
-                            {"seconds", cost.seconds},
-                            {"mean_sample_us", cost.samples ? cost.seconds / double(cost.samples) * 1e6 : 0.0},
-                            {"fraction_of_wall", fraction}});
-  }
-  mon["max_fraction_of_wall"] = worst_fraction;
-  mon["formula"] = "fraction = seconds spent in sampling rounds on a rank / total wall seconds of the segments";
-  j["monitor"] = mon;
-
-  double t0 = 0, t1 = 0;
-  for (size_t i = 0; i < in.series.size(); ++i) {
-    t0 = i ? std::min(t0, in.series[i].time_s) : in.series[i].time_s;
-    t1 = i ? std::max(t1, in.series[i].time_s) : in.series[i].time_s;
-  }
-  j["series"] = {{"rows", in.series.size()}, {"first_unix", t0}, {"last_unix", t1}, {"file", "energy.csv"}};
+  j["cross_checks"] = cross_checks_json(l);
+  j["monitor"] = monitor_json(l, seconds);
+  j["series"] = series_json(in.series);
   j["warnings"] = l.warnings();
   if (l.sources().empty()) j["warnings"].push_back("no energy source was read: all figures are zero");
   if (in.series.empty()) j["warnings"].push_back("energy.csv has no rows: the time charts are empty");
@@ -234,9 +262,9 @@ ReportPaths write_report(const std::string& run_dir, const ReportInput& in) {
   OFA_CHECK_KIND(kIo, !ec, "cannot create ", dir, ": ", ec.message());
   const json carbon = build_carbon_json(in);
   ReportPaths p{dir + "/carbon.json", dir + "/carbon.html"};
-  write_atomically(ledger_path(run_dir), in.ledger.to_json().dump(1) + "\n");
-  write_atomically(p.json, carbon.dump(1) + "\n");
-  write_atomically(p.html, render_carbon_html(carbon, in.series));
+  durable::write_atomic(ledger_path(run_dir), in.ledger.to_json().dump(1) + "\n");
+  durable::write_atomic(p.json, carbon.dump(1) + "\n");
+  durable::write_atomic(p.html, render_carbon_html(carbon, in.series));
   return p;
 }
 

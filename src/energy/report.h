@@ -38,7 +38,8 @@ std::string summary_text(const nlohmann::json& carbon);
 struct ReportPaths {
   std::string json, html;
 };
-/// Writes <run_dir>/report/{carbon.json, carbon.html, ledger.json} (temp file + rename). Throws kIo.
+/// Writes <run_dir>/report/{carbon.json, carbon.html, ledger.json}, each replaced atomically and
+/// fsynced (durable::write_atomic). Throws kIo naming the file.
 ReportPaths write_report(const std::string& run_dir, const ReportInput& in);
 
 /// <run_dir>/report/ledger.json, where write_report keeps the merged ledger for regeneration.

@@ -188,24 +188,12 @@ std::string amortization_section(const json& a, const json& carbon) {
   return s + "<p class=\"method\">" + escape(a.at("method").get<std::string>()) + "</p></section>";
 }
 
-}  // namespace
-
-std::string render_carbon_html(const json& c, const std::vector<SeriesRow>& series) {
+// The title, the headline figures and, when part of the energy is estimated, the banner saying so.
+std::string headline(const json& c, const std::string& sources) {
   const json& total = c.at("total");
   const json& f = c.at("carbon_factors");
-  const std::string run = c.value("run", "");
-  double t0 = 0, t1 = 0;
-  for (size_t i = 0; i < series.size(); ++i) {
-    t0 = i ? std::min(t0, series[i].time_s) : series[i].time_s;
-    t1 = i ? std::max(t1, series[i].time_s) : series[i].time_s;
-  }
-  const Unit tu = time_unit(t1 - t0);
   const Unit eu = energy_unit(total.at("joules").get<double>());
-  const std::string sources = escape(source_list(c));
-
-  std::string h = "<!DOCTYPE html>\n<html xmlns=\"http://www.w3.org/1999/xhtml\" lang=\"en\"><head><meta charset=\"utf-8\"/>"
-                  "<title>Energy and carbon: " + escape(run) + "</title><style>" + kStyle + "</style></head>\n<body>\n";
-  h += "<h1>Energy and carbon of run " + escape(run) + "</h1>\n";
+  std::string h = "<h1>Energy and carbon of run " + escape(c.value("run", "")) + "</h1>\n";
   h += "<p id=\"headline\"><b>" + escape(fmt(total.at("joules").get<double>() / eu.joules)) + " " + eu.name +
        "</b> IT energy, x PUE " + escape(fmt(f.at("pue").at("value").get<double>())) + " x " +
        escape(fmt(f.at("intensity_g_per_kwh").at("value").get<double>())) + " gCO2e/kWh = <b>" +
@@ -215,8 +203,13 @@ std::string render_carbon_html(const json& c, const std::vector<SeriesRow>& seri
     h += "<p class=\"estimate\" id=\"estimate-banner\">" + escape(fmt(100 * share)) +
          " % of this energy is an <b>estimate</b> (configured watts x utilisation), not a measurement: no energy "
          "counter was readable for it.</p>\n";
+  return h;
+}
 
-  h += "<section id=\"factors\"><h2>Carbon factors</h2><table>" + head({"factor", "value", "source", "basis"});
+std::string factors_section(const json& c) {
+  const json& f = c.at("carbon_factors");
+  std::string h =
+      "<section id=\"factors\"><h2>Carbon factors</h2><table>" + head({"factor", "value", "source", "basis"});
   h += "<tr>" + cell("grid carbon intensity") +
        cell(fmt(f.at("intensity_g_per_kwh").at("value").get<double>()) + " gCO2e/kWh", true) +
        cell(f.at("intensity_g_per_kwh").at("source").get<std::string>()) +
@@ -225,38 +218,53 @@ std::string render_carbon_html(const json& c, const std::vector<SeriesRow>& seri
        cell(f.at("pue").at("source").get<std::string>()) + cell(f.at("pue").at("basis").get<std::string>()) + "</tr>";
   h += "</table>";
   for (const json& n : f.at("notes")) h += "<p class=\"estimate\">" + escape(n.get<std::string>()) + "</p>";
-  h += "<p class=\"method\">" + escape(c.at("method").get<std::string>()) + "</p></section>\n";
+  return h + "<p class=\"method\">" + escape(c.at("method").get<std::string>()) + "</p></section>\n";
+}
 
-  h += "<section id=\"power\"><h2>Power over time</h2><figure id=\"fig-power\">" + power_chart(series, t0, tu) +
-       "<figcaption>Mean power of each sampling interval per node and source (dashed: estimate), from energy.csv. "
-       "Sources: " + sources + ".</figcaption></figure></section>\n";
+std::string power_section(const std::vector<SeriesRow>& series, double t0, const Unit& tu, const std::string& sources) {
+  return "<section id=\"power\"><h2>Power over time</h2><figure id=\"fig-power\">" + power_chart(series, t0, tu) +
+         "<figcaption>Mean power of each sampling interval per node and source (dashed: estimate), from energy.csv. "
+         "Sources: " + sources + ".</figcaption></figure></section>\n";
+}
+
+std::string phases_section(const json& c, const std::string& sources) {
   Unit pu{"J", 1};
   const std::string phases = phase_chart(c, &pu);
-  h += "<section id=\"phases\"><h2>Energy per phase</h2><figure id=\"fig-phases\">" + phases +
-       "<figcaption>IT energy per training segment, stacked by source. Sources: " + sources +
-       ".</figcaption></figure><table>" +
-       head({"segment", "wall (s)", "samples", "energy (" + std::string(pu.name) + ")", "mean W", "J/sample",
-             "CO2e (g)"});
+  std::string h = "<section id=\"phases\"><h2>Energy per phase</h2><figure id=\"fig-phases\">" + phases +
+                  "<figcaption>IT energy per training segment, stacked by source. Sources: " + sources +
+                  ".</figcaption></figure><table>" +
+                  head({"segment", "wall (s)", "samples", "energy (" + std::string(pu.name) + ")", "mean W",
+                        "J/sample", "CO2e (g)"});
   for (const json& s : c.at("segments"))
     h += "<tr>" + cell(s.at("segment").get<std::string>()) + cell(fmt(s.at("seconds").get<double>(), 4), true) +
          cell(std::to_string(s.at("samples").get<int64_t>()), true) +
          cell(fmt(s.at("joules").get<double>() / pu.joules), true) + cell(fmt(s.at("mean_watts").get<double>()), true) +
          cell(fmt(s.at("joules_per_sample").get<double>()), true) + cell(fmt(s.at("co2e_g").get<double>()), true) +
          "</tr>";
-  h += "</table></section>\n";
-  h += "<section id=\"co2e\"><h2>Cumulative CO2e</h2><figure id=\"fig-co2e\">" + co2_chart(series, t0, tu, f) +
-       "<figcaption>Running sum of energy.csv's joules x PUE x intensity (factors and their sources above). "
-       "Sources: " + sources + ".</figcaption></figure></section>\n";
-  h += amortization_section(c.at("amortization"), c) + "\n";
+  return h + "</table></section>\n";
+}
 
-  h += "<section id=\"by-source\"><h2>Per source</h2><table>" +
-       head({"source", "kind", "energy (kWh)", "share", "CO2e (g)"});
+std::string co2e_section(const std::vector<SeriesRow>& series, double t0, const Unit& tu, const json& factors,
+                         const std::string& sources) {
+  return "<section id=\"co2e\"><h2>Cumulative CO2e</h2><figure id=\"fig-co2e\">" +
+         co2_chart(series, t0, tu, factors) +
+         "<figcaption>Running sum of energy.csv's joules x PUE x intensity (factors and their sources above). "
+         "Sources: " + sources + ".</figcaption></figure></section>\n";
+}
+
+std::string per_source_section(const json& c) {
+  std::string h = "<section id=\"by-source\"><h2>Per source</h2><table>" +
+                  head({"source", "kind", "energy (kWh)", "share", "CO2e (g)"});
   for (const json& s : c.at("sources"))
     h += "<tr>" + cell(s.at("source").get<std::string>()) + kind_cell(s.at("kind").get<std::string>()) +
          cell(fmt(s.at("kwh").get<double>()), true) + cell(fmt(100 * s.at("share").get<double>()) + " %", true) +
          cell(fmt(s.at("co2e_g").get<double>()), true) + "</tr>";
-  h += "</table></section>\n<section id=\"by-node\"><h2>Per node</h2><table>" +
-       head({"node", "energy (kWh)", "CO2e (g)", "by source (kWh)"});
+  return h + "</table></section>\n";
+}
+
+std::string per_node_section(const json& c) {
+  std::string h = "<section id=\"by-node\"><h2>Per node</h2><table>" +
+                  head({"node", "energy (kWh)", "CO2e (g)", "by source (kWh)"});
   for (const json& n : c.at("nodes")) {
     std::string parts;
     for (const auto& [src, j] : n.at("by_source").items())
@@ -264,12 +272,20 @@ std::string render_carbon_html(const json& c, const std::vector<SeriesRow>& seri
     h += "<tr>" + cell(n.at("node").get<std::string>()) + cell(fmt(n.at("kwh").get<double>()), true) +
          cell(fmt(n.at("co2e_g").get<double>()), true) + cell(parts) + "</tr>";
   }
-  h += "</table></section>\n<section id=\"equivalents\"><h2>Equivalents</h2><table>" +
-       head({"equivalent", "value", "factor", "source"});
+  return h + "</table></section>\n";
+}
+
+std::string equivalents_section(const json& c) {
+  std::string h = "<section id=\"equivalents\"><h2>Equivalents</h2><table>" +
+                  head({"equivalent", "value", "factor", "source"});
   for (const json& e : c.at("equivalents"))
     h += "<tr>" + cell(e.at("what").get<std::string>()) + cell(fmt(e.at("km").get<double>()) + " km", true) +
          cell(fmt(e.at("g_per_km").get<double>()) + " g/km", true) + cell(e.at("source").get<std::string>()) + "</tr>";
-  h += "</table></section>\n<section id=\"cross-check\"><h2>Cross-check</h2>";
+  return h + "</table></section>\n";
+}
+
+std::string cross_check_section(const json& c) {
+  std::string h = "<section id=\"cross-check\"><h2>Cross-check</h2>";
   if (c.at("cross_checks").contains("sacct")) {
     const json& s = c.at("cross_checks").at("sacct");
     h += "<p>Slurm reports " + escape(fmt(s.at("joules").get<double>() / kJoulesPerKwh)) + " kWh for the job (" +
@@ -278,19 +294,54 @@ std::string render_carbon_html(const json& c, const std::vector<SeriesRow>& seri
   } else {
     h += "<p>No Slurm ConsumedEnergyRaw figure for this run.</p>";
   }
-  h += "</section>\n<section id=\"monitor\"><h2>Monitor overhead</h2><table>" +
-       head({"node", "rank", "sampling rounds", "mean per round (us)", "share of wall time"});
+  return h + "</section>\n";
+}
+
+std::string monitor_section(const json& c) {
+  std::string h = "<section id=\"monitor\"><h2>Monitor overhead</h2><table>" +
+                  head({"node", "rank", "sampling rounds", "mean per round (us)", "share of wall time"});
   for (const json& r : c.at("monitor").at("ranks"))
     h += "<tr>" + cell(r.at("node").get<std::string>()) + cell(std::to_string(r.at("rank").get<int>()), true) +
          cell(std::to_string(r.at("samples").get<int64_t>()), true) +
          cell(fmt(r.at("mean_sample_us").get<double>()), true) +
          cell(fmt(100 * r.at("fraction_of_wall").get<double>()) + " %", true) + "</tr>";
-  h += "</table><p class=\"method\">" + escape(c.at("monitor").at("formula").get<std::string>()) + "</p></section>\n";
-  if (!c.at("warnings").empty()) {
-    h += "<section id=\"warnings\"><h2>Warnings</h2><ul>";
-    for (const json& w : c.at("warnings")) h += "<li>" + escape(w.get<std::string>()) + "</li>";
-    h += "</ul></section>\n";
+  return h + "</table><p class=\"method\">" + escape(c.at("monitor").at("formula").get<std::string>()) +
+         "</p></section>\n";
+}
+
+std::string warnings_section(const json& c) {
+  if (c.at("warnings").empty()) return "";
+  std::string h = "<section id=\"warnings\"><h2>Warnings</h2><ul>";
+  for (const json& w : c.at("warnings")) h += "<li>" + escape(w.get<std::string>()) + "</li>";
+  return h + "</ul></section>\n";
+}
+
+}  // namespace
+
+std::string render_carbon_html(const json& c, const std::vector<SeriesRow>& series) {
+  double t0 = 0, t1 = 0;
+  for (size_t i = 0; i < series.size(); ++i) {
+    t0 = i ? std::min(t0, series[i].time_s) : series[i].time_s;
+    t1 = i ? std::max(t1, series[i].time_s) : series[i].time_s;
   }
+  const Unit tu = time_unit(t1 - t0);
+  const std::string sources = escape(source_list(c));
+  std::string h =
+      "<!DOCTYPE html>\n<html xmlns=\"http://www.w3.org/1999/xhtml\" lang=\"en\"><head><meta charset=\"utf-8\"/>"
+      "<title>Energy and carbon: " + escape(c.value("run", "")) + "</title><style>" + kStyle +
+      "</style></head>\n<body>\n";
+  h += headline(c, sources);
+  h += factors_section(c);
+  h += power_section(series, t0, tu, sources);
+  h += phases_section(c, sources);
+  h += co2e_section(series, t0, tu, c.at("carbon_factors"), sources);
+  h += amortization_section(c.at("amortization"), c) + "\n";
+  h += per_source_section(c);
+  h += per_node_section(c);
+  h += equivalents_section(c);
+  h += cross_check_section(c);
+  h += monitor_section(c);
+  h += warnings_section(c);
   return h + "</body></html>\n";
 }
 

@@ -1,6 +1,6 @@
-// Sharded checkpoints: the CRC, the collective save/load with sharding by bytes, incomplete and
-// corrupt checkpoints, a write that fails on one rank, and the trainer's resume: bit-exact at the
-// same world size across a phase boundary, and 2 -> 1 ranks at the same sample position.
+// Sharded checkpoints (src/ckpt): the CRC, the collective save/load with sharding by bytes, pruned
+// shard files reused as spares but never under a mapping, bad manifests, and incomplete, corrupt
+// and failed writes. The trainer's resume from them is tested in tests/train/test_resume.cpp.
 #include <gtest/gtest.h>
 #include <fcntl.h>
 #include <sys/file.h>
@@ -16,22 +16,25 @@
 #include "ckpt/checkpoint.h"
 #include "ckpt/crc32c.h"
 #include "core/error.h"
+#include "support/corrupt.h"
 #include "support/expect_error.h"
 #include "support/test_comm.h"
-#include "support/tiny_run.h"
-#include "train/trainer.h"
 
 namespace fs = std::filesystem;
 using namespace ofa;
 using ofa::testing::expect_error;
+using ofa::testing::flip_byte;
 
 namespace {
 
+// An empty directory with the same path on every rank of one test job: the ranks are siblings
+// (children of mpiexec, or of ctest at np=1), so the parent's pid names the job.
 std::string shared_dir(dist::Communicator& comm, const std::string& tag) {
-  auto d = temp_dir(tag + "_np" + std::to_string(comm.size()));
+  const auto d = fs::temp_directory_path() /
+                 ("ofa_ckpt_" + tag + "_np" + std::to_string(comm.size()) + "_" + std::to_string(::getppid()));
   if (comm.rank() == 0) fs::remove_all(d);
   comm.barrier();
-  return d;
+  return d.string();
 }
 
 ckpt::SaveRequest sample_request(dist::Communicator& comm, int64_t step) {
@@ -49,23 +52,6 @@ ckpt::SaveRequest sample_request(dist::Communicator& comm, int64_t step) {
   req.state = {{"phase", 1}, {"step", 7}};
   req.extra = {{"config_hash", "abc"}};
   return req;
-}
-
-void flip_byte(const std::string& path, int64_t offset) {
-  std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
-  f.seekg(offset);
-  char c = 0;
-  f.read(&c, 1);
-  c = static_cast<char>(c ^ 0x40);
-  f.seekp(offset);
-  f.write(&c, 1);
-}
-
-std::vector<torch::Tensor> state_of(train::Trainer& t) {
-  std::vector<torch::Tensor> out;
-  for (auto& p : t.net()->parameters()) out.push_back(p.detach().clone());
-  for (auto& b : t.net()->buffers()) out.push_back(b.detach().clone());
-  return out;
 }
 
 }  // namespace
@@ -331,157 +317,37 @@ TEST(Ckpt, IncompleteCorruptAndFailedWritesAreNeverMistakenForGood) {
   if (comm.rank() == 0) fs::remove_all(root);
 }
 
-TEST(Ckpt, ResumeIsBitExactAcrossAPhaseBoundary) {
+// After a resume from step 3 the newer checkpoints are moved to abandoned/ (the same number again
+// gets a suffix), the older and the resumed one stay, a leftover without a manifest is left for the
+// next prune, and the same step from another directory counts as another timeline.
+TEST(Ckpt, SetAsideNewerMovesTheAbandonedTimelineAndDeletesNothing) {
   auto& comm = test_comm();
-  auto cfg = tiny_config(shared_dir(comm, "resume_full"));
-  cfg.train.phases.resize(3);
-  for (auto& p : cfg.train.phases) p.epochs = 0.001;  // 4 steps per phase at global batch 16
-  const int64_t per_phase = comm.size() == 2 ? 4 : 7;  // steps per phase (global batch 16 or 8)
-  cfg.train.max_steps = 2 * per_phase + 2;             // crosses kernel -> depth
-  std::vector<torch::Tensor> full;
-  {
-    train::Trainer t(comm, cfg);
-    t.run();
-    full = state_of(t);
-  }
-  auto part = cfg;
-  part.run.dir = shared_dir(comm, "resume_part");
-  part.train.max_steps = per_phase + 2;  // in the middle of the kernel phase (KD, momentum)
-  {
-    train::Trainer t(comm, part);
-    auto r = t.run();
-    EXPECT_EQ(r.global_steps, part.train.max_steps);
-  }
-  part.train.max_steps = cfg.train.max_steps;
-  train::Trainer t(comm, part);
-  auto r = t.run();
-  EXPECT_EQ(r.resumed_step, per_phase + 2);
-  EXPECT_EQ(r.global_steps, cfg.train.max_steps);
-  auto resumed = state_of(t);
-  ASSERT_EQ(resumed.size(), full.size());
-  int differ = 0;
-  for (size_t i = 0; i < full.size(); ++i) differ += torch::equal(full[i], resumed[i]) ? 0 : 1;
-  EXPECT_EQ(differ, 0) << "tensors differing bitwise between the resumed and the uninterrupted run";
-  comm.barrier();
+  const auto root = shared_dir(comm, "ckpt_aside");
+  const fs::path r(root), aside = r / "abandoned";
+  const ckpt::KeepPolicy keep_all{0, false, false};
+  std::map<int64_t, std::string> dirs;
+  for (int64_t s : {2, 3, 4}) dirs[s] = ckpt::save(comm, root, sample_request(comm, s), keep_all);
   if (comm.rank() == 0) {
-    fs::remove_all(cfg.run.dir);
-    fs::remove_all(part.run.dir);
+    fs::create_directories(r / "step_000000005");  // a crashed write's leftover
+    EXPECT_EQ(ckpt::set_aside_newer(root, 3, dirs[3]), std::vector<std::string>{(aside / "step_000000004").string()});
+    EXPECT_TRUE(fs::exists(aside / "step_000000004" / "manifest.json"));
+    EXPECT_TRUE(fs::exists(r / "step_000000002" / "manifest.json"));
+    EXPECT_TRUE(fs::exists(r / "step_000000003" / "manifest.json"));
+    EXPECT_TRUE(fs::exists(r / "step_000000005"));
   }
-}
-
-TEST(Ckpt, ResumeTwoRanksOnOneContinuesAtTheSameSamplePosition) {
-  auto& comm = test_comm();
-  if (comm.size() != 2) GTEST_SKIP() << "needs 2 ranks (runs as ckpt.np2)";
-  auto cfg = tiny_config(shared_dir(comm, "reshard"));
-  cfg.train.phases.resize(2);
-  for (auto& p : cfg.train.phases) p.epochs = 0.001;
-  cfg.train.max_steps = 6;  // phase 1, step 2: 32 samples into the phase
-  {
-    train::Trainer t(comm, cfg);
-    t.run();
-  }
-  auto full = cfg;
-  full.run.dir = shared_dir(comm, "reshard_full");
-  full.train.max_steps = 8;
-  std::vector<torch::Tensor> want;
-  {
-    train::Trainer t(comm, full);
-    t.run();
-    for (auto& p : t.net()->parameters()) want.push_back(p.detach().clone());
-  }
+  comm.barrier();
+  ckpt::save(comm, root, sample_request(comm, 4), keep_all);  // prunes the leftover
   if (comm.rank() == 0) {
-    auto serial = dist::make_serial();
-    // The same global batch on one rank (2 micro-batches of 8): the same steps, the same data.
-    auto one = cfg;
-    one.train.batch_per_rank = 16;
-    one.train.grad_accum = 2;
-    one.checkpoint.resume = (fs::path(cfg.run.dir) / "checkpoints" / "step_000000006").string();
-    one.checkpoint.dir = (fs::path(cfg.run.dir) / "one").string();
-    one.train.max_steps = 8;
-    train::Trainer t(serial, one);
-    auto r = t.run();
-    EXPECT_EQ(r.resumed_step, 6);
-    double worst = 0;
-    auto params = t.net()->parameters();
-    for (size_t i = 0; i < want.size(); ++i) worst = std::max(worst, (params[i] - want[i]).abs().max().item<double>());
-    EXPECT_LE(worst, 1e-5) << "resumed on 1 rank vs continued on 2";
-
-    // Half the global batch: the phase position (32 samples) becomes step 4 of 8-image steps.
-    auto half = cfg;
-    half.checkpoint = one.checkpoint;
-    half.checkpoint.dir = (fs::path(cfg.run.dir) / "half").string();
-    half.train.max_steps = 7;
-    train::Trainer h(serial, half);
-    h.run();
-    std::ifstream in(fs::path(cfg.run.dir) / "metrics.jsonl");
-    std::string line, last_resume;
-    while (std::getline(in, line))
-      if (line.find("\"resume\"") != std::string::npos) last_resume = line;
-    auto j = nlohmann::json::parse(last_resume);
-    EXPECT_EQ(j["phase"], 1);
-    EXPECT_EQ(j["step"], 4);
-    EXPECT_EQ(j["world_size"], 1);
+    std::vector<int64_t> steps;
+    for (const auto& e : ckpt::list(root)) steps.push_back(e.step);
+    EXPECT_EQ(steps, (std::vector<int64_t>{2, 3, 4}));
+    EXPECT_EQ(ckpt::set_aside_newer(root, 3, dirs[3]),
+              std::vector<std::string>{(aside / "step_000000004.1").string()});
+    const auto moved = ckpt::set_aside_newer(root, 2, (r / "elsewhere" / "step_000000002").string());
+    EXPECT_EQ(moved, (std::vector<std::string>{(aside / "step_000000002").string(), (aside / "step_000000003").string()}));
+    EXPECT_TRUE(ckpt::list(root).empty());
+    EXPECT_EQ(ckpt::verify((aside / "step_000000004.1").string()), "");
   }
   comm.barrier();
-  if (comm.rank() == 0) {
-    fs::remove_all(cfg.run.dir);
-    fs::remove_all(full.run.dir);
-  }
-}
-
-TEST(Ckpt, AutoResumeFallsBackFromACorruptShardAndExplicitResumeRefuses) {
-  auto& comm = test_comm();
-  auto cfg = tiny_config(shared_dir(comm, "fallback"));
-  cfg.train.phases.resize(1);
-  cfg.train.phases[0].epochs = 0.002;
-  cfg.checkpoint.every_steps = 2;
-  cfg.train.max_steps = 4;
-  {
-    train::Trainer t(comm, cfg);
-    t.run();
-  }
-  const auto newest = (fs::path(cfg.run.dir) / "checkpoints" / "step_000000004").string();
-  if (comm.rank() == 0) flip_byte((fs::path(newest) / ("rank_0000" + std::to_string(comm.size() - 1) + ".h5")).string(), 700);
-  comm.barrier();
-  auto expl = cfg;
-  expl.checkpoint.resume = newest;
-  try {
-    train::Trainer t(comm, expl);
-    t.run();
-    ADD_FAILURE() << "explicit resume of a corrupt checkpoint went through";
-  } catch (const Error& e) {
-    EXPECT_EQ(e.kind(), ErrorKind::kData);
-    EXPECT_NE(std::string(e.what()).find(".h5"), std::string::npos) << e.what();
-  }
-  auto again = cfg;
-  again.train.max_steps = 5;
-  {
-    train::Trainer t(comm, again);
-    auto r = t.run();
-    EXPECT_EQ(r.resumed_step, 2) << "auto resume must skip the corrupt step 4";
-  }
-  // The corrupt step 4 is set aside, not replaced and not lost; the new timeline wrote its own.
-  const fs::path root = fs::path(cfg.run.dir) / "checkpoints", aside = root / "abandoned";
-  EXPECT_TRUE(fs::exists(aside / "step_000000004" / "manifest.json"));
-  EXPECT_EQ(ckpt::verify((root / "step_000000004").string()), "");
-  EXPECT_EQ(ckpt::verify((root / "step_000000005").string()), "");
-  // An explicit resume of an older checkpoint abandons the newer ones: a later auto-resume
-  // continues the resumed timeline (step 3), not the newest directory of the old one (step 5).
-  auto older = cfg;
-  older.checkpoint.resume = (root / "step_000000002").string();
-  older.train.max_steps = 3;
-  {
-    train::Trainer t(comm, older);
-    EXPECT_EQ(t.run().resumed_step, 2);
-  }
-  EXPECT_TRUE(fs::exists(aside / "step_000000004.1" / "manifest.json"));
-  EXPECT_TRUE(fs::exists(aside / "step_000000005" / "manifest.json"));
-  auto later = cfg;
-  later.train.max_steps = 3;
-  {
-    train::Trainer t(comm, later);
-    EXPECT_EQ(t.run().resumed_step, 3) << "auto resume must follow the explicitly resumed timeline";
-  }
-  comm.barrier();
-  if (comm.rank() == 0) fs::remove_all(cfg.run.dir);
+  if (comm.rank() == 0) fs::remove_all(root);
 }
