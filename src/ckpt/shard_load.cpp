@@ -65,6 +65,17 @@ std::optional<ShardBytes> map_shard(int fd, const struct stat& st, const std::st
   return mapped;
 }
 
+// Opens path read-only and fills st; kIo naming the path (a `what`) when either fails.
+int open_for_read(const std::string& path, const char* what, struct stat& st) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  OFA_CHECK_KIND(kIo, fd >= 0, path, ": cannot open ", what, ": ", durable::errno_text(errno));
+  if (::fstat(fd, &st) != 0) {
+    ::close(fd);
+    fail(ErrorKind::kIo, path, ": cannot stat");
+  }
+  return fd;
+}
+
 // The fallback: read into memory and checksum in slices, each while it is still in cache. Closes fd.
 ShardBytes read_shard_copy(int fd, const std::string& path, int64_t want_bytes, const std::string& want_crc) {
   ShardBytes b = alloc_shard_bytes(want_bytes, path);
@@ -87,13 +98,8 @@ ShardBytes read_shard_copy(int fd, const std::string& path, int64_t want_bytes, 
 }  // namespace
 
 ShardBytes read_shard_bytes(const std::string& path, int64_t want_bytes, const std::string& want_crc) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  OFA_CHECK_KIND(kIo, fd >= 0, path, ": cannot open shard: ", durable::errno_text(errno));
   struct stat st {};
-  if (::fstat(fd, &st) != 0) {
-    ::close(fd);
-    fail(ErrorKind::kIo, path, ": cannot stat");
-  }
+  const int fd = open_for_read(path, "shard", st);
   // Held until the bytes are released: a save may reuse a pruned checkpoint's shard file, but
   // not one that is locked (write_shard). Held exclusively means it is being rewritten right now.
   if (const int err = lock_shared(fd); err != 0) {
@@ -138,13 +144,8 @@ torch::Tensor tensor_at(const ShardBytes& b, int64_t offset, torch::ScalarType d
 }
 
 std::string read_file(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  OFA_CHECK_KIND(kIo, fd >= 0, path, ": cannot open: ", durable::errno_text(errno));
   struct stat st {};
-  if (::fstat(fd, &st) != 0) {
-    ::close(fd);
-    fail(ErrorKind::kIo, path, ": cannot stat");
-  }
+  const int fd = open_for_read(path, "file", st);
   std::string buf(static_cast<size_t>(st.st_size), '\0');
   size_t done = 0;
   while (done < buf.size()) {

@@ -21,6 +21,24 @@ namespace ofa::energy {
 namespace {
 
 // Runs argv, returns stdout; false with *note on failure or timeout.
+// Appends what fd yields to *out until end of file or an error; false when timeout_s passed first.
+bool read_until(int fd, double timeout_s, std::string* out) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
+  char buf[4096];
+  for (;;) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return false;
+    pollfd p{fd, POLLIN, 0};
+    int r = ::poll(&p, 1, int(left.count()));
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return r != 0;
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return true;
+    out->append(buf, size_t(n));
+  }
+}
+
 bool run_capture(const std::vector<std::string>& argv, double timeout_s, std::string* out, std::string* note) {
   // Built before fork: the child of a threaded process may only make async-signal-safe calls.
   std::vector<char*> args;
@@ -46,27 +64,7 @@ bool run_capture(const std::vector<std::string>& argv, double timeout_s, std::st
     ::_exit(127);
   }
   ::close(fds[1]);
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
-  bool timed_out = false;
-  char buf[4096];
-  for (;;) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0) {
-      timed_out = true;
-      break;
-    }
-    pollfd p{fds[0], POLLIN, 0};
-    int r = ::poll(&p, 1, int(left.count()));
-    if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) {
-      timed_out = r == 0;
-      break;
-    }
-    ssize_t n = ::read(fds[0], buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    out->append(buf, size_t(n));
-  }
+  const bool timed_out = !read_until(fds[0], timeout_s, out);
   ::close(fds[0]);
   if (timed_out) ::kill(pid, SIGKILL);
   int status = 0;

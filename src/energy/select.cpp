@@ -47,6 +47,64 @@ SourcePtr make_cpu_estimate(const EnergyOptions& options, std::vector<std::strin
   return std::make_unique<CpuEstimateSource>(options.sysfs_root, options.cpu_watts_per_socket, sockets);
 }
 
+namespace {
+
+// auto: RAPL, else hwmon, else the labelled CPU estimate (with a warning).
+void add_auto_node_sources(const EnergyOptions& options, bool gpus_measured, SourceSet& out) {
+  Discovered rapl = discover_rapl(options.sysfs_root);
+  if (!rapl.sources.empty()) {
+    take(rapl, out);
+    return;
+  }
+  Discovered hw = discover_hwmon(options.sysfs_root, options.hwmon_labels, gpus_measured);
+  out.notes.insert(out.notes.end(), rapl.notes.begin(), rapl.notes.end());
+  if (!hw.sources.empty()) {
+    take(hw, out);
+    return;
+  }
+  out.notes.insert(out.notes.end(), hw.notes.begin(), hw.notes.end());
+  out.warnings.push_back("no CPU energy counter (RAPL, hwmon) on this node: CPU energy is an estimate");
+  out.sources.push_back(make_cpu_estimate(options, &out.notes));
+}
+
+// Named node sources: each must be readable.
+void add_named_node_sources(const EnergyOptions& options, bool gpus_measured, SourceSet& out) {
+  const std::vector<std::string>& want = options.sources;
+  if (has(want, "rapl")) {
+    Discovered d = discover_rapl(options.sysfs_root);
+    OFA_CHECK(!d.sources.empty(), "energy.sources names 'rapl' but it cannot be read: ", joined(d.notes));
+    take(d, out);
+  }
+  if (has(want, "hwmon")) {
+    Discovered d = discover_hwmon(options.sysfs_root, options.hwmon_labels, gpus_measured);
+    OFA_CHECK(!d.sources.empty(), "energy.sources names 'hwmon' but it cannot be read: ", joined(d.notes));
+    take(d, out);
+  }
+  if (has(want, "estimate")) out.sources.push_back(make_cpu_estimate(options, &out.notes));
+}
+
+// This rank's GPU: NVML (auto falls back to the estimate), or the estimate, or a warning.
+void add_gpu_source(const EnergyOptions& options, const Placement& placement, bool is_auto, SourceSet& out) {
+  const std::vector<std::string>& want = options.sources;
+  const int index = placement.gpu_index >= 0 ? placement.gpu_index : placement.local_rank;
+  std::string why;
+  if (is_auto || has(want, "nvml")) {
+    if (auto nv = NvmlSource::open(options.nvml_library, index, &why)) {
+      out.sources.push_back(std::move(nv));
+    } else {
+      OFA_CHECK(is_auto, "energy.sources names 'nvml' but GPU ", index, " cannot be read: ", why);
+      out.warnings.push_back("NVML unavailable (" + why + "): GPU " + std::to_string(index) + " energy is an estimate");
+      out.sources.push_back(make_gpu_estimate(options, index));
+    }
+  } else if (has(want, "estimate")) {
+    out.sources.push_back(make_gpu_estimate(options, index));
+  } else {
+    out.warnings.push_back("GPU " + std::to_string(index) + " energy not measured (energy.sources has no nvml/estimate)");
+  }
+}
+
+}  // namespace
+
 SourceSet select_sources(const EnergyOptions& options, const Placement& placement) {
   const std::vector<std::string>& want = options.sources;
   for (const std::string& s : want)
@@ -56,56 +114,14 @@ SourceSet select_sources(const EnergyOptions& options, const Placement& placemen
   OFA_CHECK(!((is_auto || is_none) && want.size() > 1), "energy.sources: 'auto' and 'none' stand alone");
   SourceSet out;
   if (is_none) return out;
-
   const bool gpus_measured = placement.use_gpu && (is_auto || has(want, "nvml"));
   if (placement.read_node_sources) {
-    if (is_auto) {
-      Discovered rapl = discover_rapl(options.sysfs_root);
-      if (!rapl.sources.empty()) {
-        take(rapl, out);
-      } else {
-        Discovered hw = discover_hwmon(options.sysfs_root, options.hwmon_labels, gpus_measured);
-        if (!hw.sources.empty()) {
-          out.notes.insert(out.notes.end(), rapl.notes.begin(), rapl.notes.end());
-          take(hw, out);
-        } else {
-          out.notes.insert(out.notes.end(), rapl.notes.begin(), rapl.notes.end());
-          out.notes.insert(out.notes.end(), hw.notes.begin(), hw.notes.end());
-          out.warnings.push_back("no CPU energy counter (RAPL, hwmon) on this node: CPU energy is an estimate");
-          out.sources.push_back(make_cpu_estimate(options, &out.notes));
-        }
-      }
-    } else {
-      if (has(want, "rapl")) {
-        Discovered d = discover_rapl(options.sysfs_root);
-        OFA_CHECK(!d.sources.empty(), "energy.sources names 'rapl' but it cannot be read: ", joined(d.notes));
-        take(d, out);
-      }
-      if (has(want, "hwmon")) {
-        Discovered d = discover_hwmon(options.sysfs_root, options.hwmon_labels, gpus_measured);
-        OFA_CHECK(!d.sources.empty(), "energy.sources names 'hwmon' but it cannot be read: ", joined(d.notes));
-        take(d, out);
-      }
-      if (has(want, "estimate")) out.sources.push_back(make_cpu_estimate(options, &out.notes));
-    }
+    if (is_auto)
+      add_auto_node_sources(options, gpus_measured, out);
+    else
+      add_named_node_sources(options, gpus_measured, out);
   }
-  if (placement.use_gpu) {
-    const int index = placement.gpu_index >= 0 ? placement.gpu_index : placement.local_rank;
-    std::string why;
-    if (is_auto || has(want, "nvml")) {
-      if (auto nv = NvmlSource::open(options.nvml_library, index, &why)) {
-        out.sources.push_back(std::move(nv));
-      } else {
-        OFA_CHECK(is_auto, "energy.sources names 'nvml' but GPU ", index, " cannot be read: ", why);
-        out.warnings.push_back("NVML unavailable (" + why + "): GPU " + std::to_string(index) + " energy is an estimate");
-        out.sources.push_back(make_gpu_estimate(options, index));
-      }
-    } else if (has(want, "estimate")) {
-      out.sources.push_back(make_gpu_estimate(options, index));
-    } else {
-      out.warnings.push_back("GPU " + std::to_string(index) + " energy not measured (energy.sources has no nvml/estimate)");
-    }
-  }
+  if (placement.use_gpu) add_gpu_source(options, placement, is_auto, out);
   return out;
 }
 
