@@ -22,6 +22,9 @@ namespace ofa::search {
 
 /// "macs<=150M", "params<=3.5M", "latency<=20ms": a metric and an upper bound in the metric's
 /// base unit (MACs, parameters, milliseconds); suffixes K, M, G (x1e3, 1e6, 1e9), ms, us.
+/// Metrics and units: macs, params (none, K/k, M, G); latency (ms = none, us, s); energy
+/// (mJ = none, uJ, J); memory in bytes (none, B, K/k, M, G, KB/kB, MB, GB, KiB, MiB). Only `<=`;
+/// spaces are ignored, the metric's case too.
 struct Constraint {
   std::string metric;
   double limit = 0;
@@ -61,7 +64,11 @@ struct SearchResult {
 };
 
 /// Searches `choices` of `space` (the trained lists) under every constraint; `metrics[i]` computes
-/// constraints[i]'s metric. kUsage when a constraint cannot be met: naming it and the range of
+/// constraints[i]'s metric. A subnet is scored at most once per search: children equal to a
+/// subnet already scored (compared with the genes of skipped blocks ignored, since those build the
+/// same network) count as failed draws, like infeasible ones; a child gets 20 draws, then is
+/// skipped. The initial population gets max_tries draws in all (fewer feasible subnets than
+/// `population` is accepted; none is an error). kUsage when a constraint cannot be met: naming it and the range of
 /// values the space reaches (its min and max subnet), or the tries spent.
 SearchResult evolve(const supernet::SpaceConfig& space, const supernet::SubnetChoices& choices,
                     const std::vector<Constraint>& constraints, const std::vector<MetricFn>& metrics,

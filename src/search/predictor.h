@@ -51,7 +51,10 @@ class AccuracyPredictor {
   AccuracyPredictor& operator=(AccuracyPredictor&&) noexcept;
 
   /// Trains on `samples` (at least 10; kUsage otherwise) and returns the held-out report.
-  /// Deterministic for a given seed on one machine.
+  /// Deterministic for a given seed on one machine. The MLP is rebuilt from scratch with
+  /// options.hidden x options.layers and weights drawn from options.seed (the constructor's size
+  /// only matters for a predictor that is never fitted). kUsage naming the sample for a subnet
+  /// not valid in the space or an accuracy outside [0, 1].
   FitReport fit(const std::vector<Sample>& samples, const FitOptions& options);
   /// Predicted holdout accuracy in [0, 1] (not clamped) of valid subnets of the space.
   std::vector<double> predict(const std::vector<supernet::SubnetConfig>& subnets) const;
@@ -60,10 +63,12 @@ class AccuracyPredictor {
   /// One file: the MLP weights and a JSON header with the space's encoding layout, `meta` (the
   /// caller's: e.g. the run dir and the space's YAML) and the fit report. Written atomically.
   void save(const std::string& path, const nlohmann::json& meta) const;
-  /// kData naming the file when it is not a predictor file or is damaged; `meta` receives what
-  /// save() was given.
+  /// kData naming the file when it is not a predictor file or is damaged (kIo when it cannot be
+  /// read); `meta` receives what save() was given. Format: predictor_file.cpp.
   static AccuracyPredictor load(const std::string& path, nlohmann::json* meta = nullptr);
-  /// The encoding layout (block counts per stage, ks_list, expand_list, resolutions).
+  /// The encoding layout (the space's name, block counts per stage, ks_list, expand_list,
+  /// depth_list, resolutions): enough for SubnetConfig::validate and encode_features, not for
+  /// building a network or counting MACs (widths and strides are not kept).
   const supernet::SpaceConfig& space() const;
   const FitReport& report() const;
 

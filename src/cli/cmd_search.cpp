@@ -1,0 +1,204 @@
+// `ofa search sample|fit|predict|run`: specialize a trained supernet without retraining
+// (docs/search.md). sample measures random subnets of what the run trained on the holdout split
+// (collective, resumable), fit trains the accuracy predictor on them, predict queries it, run
+// searches the subnet of highest predicted accuracy under MACs/params budgets (evolution).
+#include <CLI/CLI.hpp>
+#include <torch/torch.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iomanip>
+#include <iostream>
+#include <memory>
+#include <sstream>
+
+#include "cli/commands.h"
+#include "cli/config.h"
+#include "core/durable_file.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "data/open.h"
+#include "search/evolution.h"
+#include "search/predictor.h"
+#include "search/samples.h"
+#include "supernet/flops.h"
+#include "train/progress.h"
+#include "train/trained_space.h"
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+namespace ofa::cli {
+namespace {
+
+// The run a sampling dir or a predictor belongs to: its config, and the choices it trained.
+struct Run {
+  std::string dir;
+  RunConfig cfg;
+  supernet::SpaceConfig trained;
+};
+
+Run open_run(const std::string& dir) {
+  const fs::path cfg_path = fs::path(dir) / "config.yaml";
+  OFA_CHECK_KIND(kIo, fs::exists(cfg_path), cfg_path.string(), ": not a run directory (no config.yaml)");
+  Run r{fs::absolute(dir).lexically_normal().string(), load_config(cfg_path.string()), {}};
+  r.trained = train::trained_space(r.cfg);
+  return r;
+}
+
+json read_json(const std::string& path) {
+  std::ifstream in(path);
+  OFA_CHECK_KIND(kIo, in.good(), path, ": cannot open");
+  try {
+    return json::parse(in);
+  } catch (const json::exception& e) {
+    fail(ErrorKind::kData, path, ": not JSON: ", e.what());
+  }
+}
+
+std::string pct(double v) {
+  std::ostringstream os;
+  os << std::fixed << std::setprecision(2) << 100 * v << "%";
+  return os.str();
+}
+
+// ---- sample ---------------------------------------------------------------------------------
+
+struct SampleArgs {
+  std::string run_dir, out;
+  int64_t n = 1000;
+  uint64_t seed = 1;
+};
+
+// sampling.json ties a sampling dir to one run and one draw; a rerun must match it (n may grow).
+void check_sampling_meta(const std::string& out, const json& want) {
+  const std::string path = (fs::path(out) / "sampling.json").string();
+  if (!fs::exists(path)) {
+    fs::create_directories(out);
+    durable::write_atomic(path, want.dump(2) + "\n");
+    return;
+  }
+  const json have = read_json(path);
+  for (const char* key : {"run_dir", "seed", "choices"})
+    OFA_CHECK(have.value(key, json()) == want.at(key), path, ": these samples were drawn with ", key, " = ",
+              have.value(key, json()).dump(), ", not ", want.at(key).dump(), "; use another --out");
+  if (want.at("n").get<int64_t>() > have.value("n", int64_t{0})) durable::write_atomic(path, want.dump(2) + "\n");
+}
+
+int run_sample(const SampleArgs& a, Context& ctx) {
+  const Run run = open_run(a.run_dir);
+  const auto choices = supernet::full_choices(run.trained);
+  const json meta = {{"format", "ofa-search-samples"},
+                     {"run_dir", run.dir},
+                     {"seed", a.seed},
+                     {"n", a.n},
+                     {"choices", {{"ks", choices.ks_list}, {"e", choices.expand_list}, {"d", choices.depth_list},
+                                  {"r", choices.resolutions}}},
+                     {"split", "holdout"},
+                     {"holdout_images", run.cfg.data.holdout}};
+  if (ctx.comm.rank() == 0) check_sampling_meta(a.out, meta);
+  ctx.comm.barrier();
+  const fs::path weights = fs::path(run.dir) / "supernet.pt";
+  OFA_CHECK_KIND(kIo, fs::exists(weights), weights.string(), ": no trained supernet in this run dir");
+  supernet::OFAMobileNetV3 net(run.cfg.space);
+  torch::load(net, weights.string());
+  data::OpenOptions oo;
+  oo.fashion_mnist_dir = run.cfg.data.fmnist_dir;
+  const auto data = data::open_dataset(run.cfg.data.source, oo);
+  const auto& d = run.cfg.data;
+  const auto split = eval::split_data(data.train->size(), d.holdout, d.calib_images, run.cfg.run.seed);
+  search::SampleOptions so{a.n, a.seed, d.calib_batch, run.cfg.train.eval_batch};
+  auto last = std::chrono::steady_clock::now();
+  auto progress = [&](const search::SampleProgress& p) {
+    const auto now = std::chrono::steady_clock::now();
+    if (ctx.comm.rank() != 0 || (std::chrono::duration<double>(now - last).count() < 10 && p.done_here < p.todo_here))
+      return;
+    last = now;
+    const double per = p.seconds / std::max<int64_t>(1, p.done_here);
+    log::info("[sample] rank 0: ", p.done_here, "/", p.todo_here, " (", p.done_before, " of ", p.total,
+              " were done before), ", static_cast<int>(per * 1000), " ms/subnet, ETA ",
+              train::format_duration(per * static_cast<double>(p.todo_here - p.done_here)));
+  };
+  const auto sum = search::sample_accuracy(ctx.comm, net, data, split, data::TransformOptions{0, false, d.mean, d.std},
+                                           choices, a.out, so, progress);
+  if (ctx.comm.rank() == 0) {
+    const auto all = search::read_samples(a.out);
+    std::cout << "measured " << sum.measured << " subnets in " << train::format_duration(sum.seconds) << " on "
+              << ctx.comm.size() << " rank(s) (" << sum.already << " were already there); " << all.size()
+              << " samples in " << a.out << "\n";
+  }
+  return 0;
+}
+
+// ---- fit and predict --------------------------------------------------------------------------
+
+struct FitArgs {
+  std::string dir, out;
+  search::FitOptions fit;
+};
+
+int run_fit(const FitArgs& a) {
+  const json meta = read_json((fs::path(a.dir) / "sampling.json").string());
+  const Run run = open_run(meta.at("run_dir").get<std::string>());
+  std::vector<search::Sample> samples;
+  for (const auto& kv : search::read_samples(a.dir)) samples.push_back({kv.second.subnet, kv.second.accuracy});
+  OFA_CHECK(samples.size() >= 10, a.dir, ": ", samples.size(), " samples; fit needs at least 10 (ofa search sample)");
+  search::AccuracyPredictor p(run.trained, a.fit.hidden, a.fit.layers);
+  const auto r = p.fit(samples, a.fit);
+  p.save(a.out, {{"run_dir", run.dir}, {"samples_dir", fs::absolute(a.dir).lexically_normal().string()},
+                 {"samples", samples.size()}});
+  std::cout << "fitted on " << r.train_n << " samples, held out " << r.test_n << " (" << train::format_duration(r.seconds)
+            << ")\n"
+            << "  RMSE (accuracy points): held out " << r.rmse_test << ", train " << r.rmse_train << "\n"
+            << "  Kendall tau:            held out " << r.tau_test << ", train " << r.tau_train << "\n"
+            << "wrote " << a.out << "\n";
+  return 0;
+}
+
+struct PredictArgs {
+  std::string predictor, subnet = "max";
+};
+
+int run_predict(const PredictArgs& a) {
+  json meta;
+  const auto p = search::AccuracyPredictor::load(a.predictor, &meta);
+  const auto s = parse_subnet(a.subnet, p.space());
+  std::cout << "predicted holdout accuracy " << pct(p.predict(s)) << "  " << s.to_string() << "\n";
+  return 0;
+}
+
+}  // namespace
+
+void add_search_run_command(CLI::App& search, Registry& reg);  // cmd_search_run.cpp
+
+void add_search_commands(CLI::App& root, Registry& reg) {
+  auto* search = root.add_subcommand("search", "sample|fit|predict|run: specialize a trained supernet per device "
+                                               "without retraining");
+  auto* app = search->add_subcommand("sample", "RUN_DIR --n N --out DIR: measure random subnets of what the run "
+                                               "trained on its holdout split (resumable; alone, mpirun or srun)");
+  auto a = std::make_shared<SampleArgs>();
+  app->add_option("RUN_DIR", a->run_dir, "a trained run directory (config.yaml, supernet.pt)")->required();
+  app->add_option("--n", a->n, "subnet numbers 0..N-1 to measure")->capture_default_str()->check(CLI::PositiveNumber);
+  app->add_option("--out", a->out, "the samples directory (a rerun continues it)")->required()->type_name("DIR");
+  app->add_option("--seed", a->seed, "which random subnets")->capture_default_str();
+  reg.add(app, [a](Context& ctx) { return run_sample(*a, ctx); });
+
+  auto* fit = search->add_subcommand("fit", "DIR --out PREDICTOR: fit the accuracy predictor on the samples of DIR");
+  auto f = std::make_shared<FitArgs>();
+  fit->add_option("DIR", f->dir, "a samples directory (ofa search sample)")->required();
+  fit->add_option("--out", f->out, "the predictor file to write")->required()->type_name("PREDICTOR");
+  fit->add_option("--epochs", f->fit.epochs, "passes over the training part")->capture_default_str();
+  fit->add_option("--holdout", f->fit.holdout, "fraction held out for the report")->capture_default_str();
+  fit->add_option("--seed", f->fit.seed, "split, initial weights, batch order")->capture_default_str();
+  reg.add_rank0_only(fit, [f](Context&) { return run_fit(*f); });
+
+  auto* pred = search->add_subcommand("predict", "PREDICTOR --subnet JSON|max|min: the predicted accuracy");
+  auto pa = std::make_shared<PredictArgs>();
+  pred->add_option("PREDICTOR", pa->predictor, "a predictor file (ofa search fit)")->required();
+  pred->add_option("--subnet", pa->subnet, "max, min (of what the run trained), a JSON file or JSON text")
+      ->capture_default_str();
+  reg.add_rank0_only(pred, [pa](Context&) { return run_predict(*pa); });
+  add_search_run_command(*search, reg);
+}
+
+}  // namespace ofa::cli

@@ -1,0 +1,152 @@
+// `ofa search run`: the subnet of highest predicted accuracy under budgets (search/evolution.h),
+// for one set of constraints or for a range of budgets of one metric (--pareto), each winner
+// written as DIR/<budget>/result.json and all of them as DIR/results.json.
+#include <CLI/CLI.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <iomanip>
+#include <iostream>
+#include <memory>
+#include <sstream>
+
+#include "cli/commands.h"
+#include "cli/config.h"
+#include "core/durable_file.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "search/evolution.h"
+#include "search/predictor.h"
+#include "supernet/flops.h"
+#include "train/trained_space.h"
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+namespace ofa::cli {
+namespace {
+
+struct RunArgs {
+  std::string predictor, out, pareto, run_dir;
+  std::vector<std::string> constraints;
+  search::EvolutionOptions evo;
+};
+
+// The metrics `ofa search run` can count for a subnet of `space` (MACs and params analytically).
+search::MetricFn metric_of(const std::string& name, const supernet::SpaceConfig& space) {
+  if (name == "macs") return [&space](const supernet::SubnetConfig& s) { return double(supernet::count(space, s).macs); };
+  if (name == "params")
+    return [&space](const supernet::SubnetConfig& s) { return double(supernet::count(space, s).params); };
+  fail(ErrorKind::kUsage, "--constraint ", name, "<=...: only macs and params budgets are searched so far (latency, "
+       "energy and memory need their tables: see docs/search.md)");
+}
+
+std::string human(double v) {
+  std::ostringstream os;
+  os << std::setprecision(4);
+  if (v >= 1e9) os << v / 1e9 << "G";
+  else if (v >= 1e6) os << v / 1e6 << "M";
+  else if (v >= 1e3) os << v / 1e3 << "K";
+  else os << v;
+  return os.str();
+}
+
+// "macs=50M..600M:10" -> the budgets macs<=50M, ..., macs<=600M (K evenly spaced, K >= 2).
+std::vector<search::Constraint> pareto_budgets(const std::string& spec) {
+  const auto eq = spec.find('='), dots = spec.find(".."), colon = spec.rfind(':');
+  OFA_CHECK(eq != std::string::npos && dots != std::string::npos && colon != std::string::npos && eq < dots &&
+                dots < colon,
+            "--pareto '", spec, "': expected METRIC=LO..HI:K, e.g. macs=50M..600M:10");
+  const std::string metric = spec.substr(0, eq);
+  const auto lo = search::Constraint::parse(metric + "<=" + spec.substr(eq + 1, dots - eq - 1));
+  const auto hi = search::Constraint::parse(metric + "<=" + spec.substr(dots + 2, colon - dots - 2));
+  int k = 0;
+  try {
+    k = std::stoi(spec.substr(colon + 1));
+  } catch (const std::exception&) {
+    k = 0;
+  }
+  OFA_CHECK(k >= 2 && k <= 100 && lo.limit < hi.limit, "--pareto '", spec, "': need LO < HI and 2 <= K <= 100");
+  std::vector<search::Constraint> out;
+  for (int i = 0; i < k; ++i) {
+    search::Constraint c;
+    c.metric = metric;
+    c.limit = lo.limit + (hi.limit - lo.limit) * i / (k - 1);
+    c.text = metric + "<=" + human(c.limit);
+    out.push_back(c);
+  }
+  return out;
+}
+
+json winner_json(const search::SearchResult& r, const std::vector<search::Constraint>& cs,
+                 const supernet::SpaceConfig& space) {
+  const auto cost = supernet::count(space, r.best.subnet);
+  json j{{"subnet", r.best.subnet.to_json()}, {"predicted_accuracy", r.best.score}, {"macs", cost.macs},
+         {"params", cost.params}, {"queries", r.queries}, {"seconds", r.seconds}};
+  for (const auto& c : cs) j["constraints"].push_back(c.text);
+  return j;
+}
+
+int run_search(const RunArgs& a) {
+  json meta;
+  const auto predictor = search::AccuracyPredictor::load(a.predictor, &meta);
+  const std::string run_dir = a.run_dir.empty() ? meta.value("run_dir", std::string()) : a.run_dir;
+  OFA_CHECK(!run_dir.empty(), a.predictor, ": names no run directory; give --run RUN_DIR");
+  const RunConfig cfg = load_config((fs::path(run_dir) / "config.yaml").string());
+  const auto choices = supernet::full_choices(train::trained_space(cfg));
+  std::vector<search::Constraint> fixed;
+  for (const auto& t : a.constraints) fixed.push_back(search::Constraint::parse(t));
+  std::vector<std::vector<search::Constraint>> sets;
+  if (a.pareto.empty()) sets.push_back(fixed);
+  for (const auto& b : a.pareto.empty() ? std::vector<search::Constraint>{} : pareto_budgets(a.pareto)) {
+    sets.push_back(fixed);
+    sets.back().push_back(b);
+  }
+  OFA_CHECK(!sets.front().empty(), "ofa search run: give at least one --constraint or --pareto");
+  auto score = [&](const std::vector<supernet::SubnetConfig>& s) { return predictor.predict(s); };
+  json all = json::array();
+  std::cout << std::left << std::setw(28) << "constraints" << std::setw(11) << "predicted" << std::setw(10) << "MACs"
+            << std::setw(10) << "params" << "subnet\n";
+  for (const auto& cs : sets) {
+    std::vector<search::MetricFn> metrics;
+    for (const auto& c : cs) metrics.push_back(metric_of(c.metric, cfg.space));
+    const auto r = search::evolve(cfg.space, choices, cs, metrics, score, a.evo);
+    json w = winner_json(r, cs, cfg.space);
+    std::string tag;
+    for (const auto& c : cs) tag += (tag.empty() ? "" : "_") + c.metric + "_le_" + human(c.limit);
+    fs::create_directories(fs::path(a.out) / tag);
+    durable::write_atomic((fs::path(a.out) / tag / "result.json").string(), w.dump(2) + "\n");
+    std::string text;
+    for (const auto& c : cs) text += (text.empty() ? "" : ",") + c.text;
+    std::cout << std::setw(28) << text << std::setw(11) << std::fixed << std::setprecision(2)
+              << 100 * r.best.score << std::setw(10) << human(w["macs"].get<double>()) << std::setw(10)
+              << human(w["params"].get<double>()) << r.best.subnet.to_string() << "\n";
+    all.push_back(w);
+  }
+  durable::write_atomic((fs::path(a.out) / "results.json").string(), all.dump(2) + "\n");
+  std::cout << "wrote " << (fs::path(a.out) / "results.json").string() << "\n";
+  return 0;
+}
+
+}  // namespace
+
+void add_search_run_command(CLI::App& search, Registry& reg) {
+  auto* app = search.add_subcommand("run", "--predictor P --constraint macs<=150M [...] [--pareto macs=50M..600M:10] "
+                                           "--out DIR: the best subnet under each budget");
+  auto a = std::make_shared<RunArgs>();
+  app->add_option("--predictor", a->predictor, "a predictor file (ofa search fit)")->required()->type_name("P");
+  app->add_option("--constraint", a->constraints, "METRIC<=LIMIT, metric macs or params (repeatable)")
+      ->type_name("C")
+      ->allow_extra_args(false);
+  app->add_option("--pareto", a->pareto, "METRIC=LO..HI:K: K budgets from LO to HI, one search each")
+      ->type_name("SPEC");
+  app->add_option("--out", a->out, "where result.json files go")->required()->type_name("DIR");
+  app->add_option("--run", a->run_dir, "the run dir (default: the one the predictor was fitted for)")
+      ->type_name("RUN_DIR");
+  app->add_option("--population", a->evo.population, "population size")->capture_default_str();
+  app->add_option("--generations", a->evo.generations, "generations")->capture_default_str();
+  app->add_option("--seed", a->evo.seed, "the search's random choices")->capture_default_str();
+  reg.add_rank0_only(app, [a](Context&) { return run_search(*a); });
+}
+
+}  // namespace ofa::cli

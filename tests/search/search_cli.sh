@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# `ofa search` through the real binary: a tiny six-phase run (tests/train/tiny.yaml), then
+#  1. `search sample` at np=2, the whole job SIGKILLed once records exist, and the rerun: every
+#     subnet number 0..N-1 recorded exactly once, no torn line, both ranks took part;
+#  2. `search fit` (RMSE and tau printed), `search predict` for max and min;
+#  3. `search run` under a MACs budget (the winner within it, recounted by `ofa describe`), a
+#     --pareto range, and an infeasible budget that fails at once (exit 2) naming the range.
+# Usage: search_cli.sh OFA_BINARY SOURCE_DIR
+set -euo pipefail
+ofa=$1
+src=$2
+py=/usr/bin/python3
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_NUM_THREADS=1
+mpi=(mpiexec -np 2 --oversubscribe --bind-to none)
+work=$(mktemp -d)
+trap '[[ -n "${KEEP:-}" ]] || rm -rf "$work"' EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+lines() { cat "$1"/samples.rank*.jsonl 2>/dev/null | wc -l; }
+
+"$ofa" train "$src/tests/train/tiny.yaml" --run-dir "$work/run" --set energy.enabled=false > "$work/train.log" 2>&1 ||
+  { cat "$work/train.log"; fail "the tiny run did not train"; }
+[[ -f "$work/run/supernet.pt" ]] || fail "no supernet.pt"
+
+echo "== 1. sample at np=2, killed, rerun"
+n=40
+setsid "${mpi[@]}" "$ofa" search sample "$work/run" --n $n --out "$work/s" > "$work/sample1.log" 2>&1 &
+job=$!
+for _ in $(seq 600); do
+  [[ $(lines "$work/s") -ge 6 ]] && break
+  kill -0 $job 2>/dev/null || break
+  sleep 0.1
+done
+kill -9 -- -$job 2>/dev/null || true
+wait $job 2>/dev/null || true
+first=$(lines "$work/s")
+echo "killed with $first records"
+[[ $first -ge 1 && $first -lt $n ]] || fail "expected a partial sample at the kill, got $first of $n"
+"${mpi[@]}" "$ofa" search sample "$work/run" --n $n --out "$work/s" > "$work/sample2.log" 2>&1 ||
+  { cat "$work/sample2.log"; fail "the rerun failed"; }
+grep -q "were already there" "$work/sample2.log" || fail "no summary line"
+"$py" - "$work/s" $n <<'PY' || fail "records are not each number exactly once"
+import glob, json, sys
+d, n = sys.argv[1], int(sys.argv[2])
+seen, ranks = [], set()
+for f in glob.glob(d + "/samples.rank*.jsonl"):
+    text = open(f).read()
+    assert text.endswith("\n"), f + ": torn last line"
+    for line in text.splitlines():
+        r = json.loads(line)
+        seen.append(r["index"]); ranks.add(r["rank"])
+        assert 0 <= r["accuracy"] <= 1 and r["macs"] > 0
+assert sorted(seen) == list(range(n)), ("duplicates or gaps", sorted(seen))
+assert ranks == {0, 1}, ranks
+PY
+
+echo "== 2. fit and predict"
+"$ofa" search fit "$work/s" --out "$work/p.pred" --epochs 50 > "$work/fit.log" 2>&1 || { cat "$work/fit.log"; fail "fit"; }
+grep -q "Kendall tau" "$work/fit.log" || fail "fit printed no tau"
+for s in max min; do
+  "$ofa" search predict "$work/p.pred" --subnet $s | grep -q "predicted holdout accuracy" || fail "predict $s"
+done
+
+echo "== 3. search run"
+"$ofa" search run --predictor "$work/p.pred" --constraint 'macs<=400K' --out "$work/r" --generations 20 \
+  > "$work/run.log" 2>&1 || { cat "$work/run.log"; fail "search run"; }
+result=$(ls "$work"/r/*/result.json | head -1)
+"$py" - "$result" "$work/subnet.json" <<'PY' || fail "the winner breaks its budget"
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert r["macs"] <= 4e5, r["macs"]
+json.dump(r["subnet"], open(sys.argv[2], "w"))
+PY
+"$ofa" describe --space "$work/run/config.yaml" --subnet "$work/subnet.json" > "$work/describe.json"
+"$py" - "$work/describe.json" <<'PY' || fail "ofa describe recounts the winner over its budget"
+import json, sys
+assert json.load(open(sys.argv[1]))["macs"] <= 4e5
+PY
+"$ofa" search run --predictor "$work/p.pred" --pareto 'macs=200K..800K:3' --out "$work/pareto" --generations 10 \
+  > "$work/pareto.log" 2>&1 || { cat "$work/pareto.log"; fail "pareto"; }
+[[ $("$py" -c "import json,sys; print(len(json.load(open(sys.argv[1]))))" "$work/pareto/results.json") == 3 ]] ||
+  fail "pareto: not 3 winners"
+set +e
+timeout 20 "$ofa" search run --predictor "$work/p.pred" --constraint 'macs<=50K' --out "$work/no" > "$work/no.log" 2>&1
+rc=$?
+set -e
+[[ $rc == 2 ]] || { cat "$work/no.log"; fail "an infeasible budget: exit $rc, expected 2"; }
+grep -q "cannot be met" "$work/no.log" || { cat "$work/no.log"; fail "the infeasible budget's message"; }
+echo "search_cli: all passed"
