@@ -57,6 +57,7 @@ void add_train_commands(CLI::App& root, Registry& reg);     // cmd_train.cpp: tr
 void add_ckpt_commands(CLI::App& root, Registry& reg);      // cmd_ckpt.cpp: ckpt list|verify
 void add_supernet_commands(CLI::App& root, Registry& reg);  // cmd_supernet.cpp: describe, export, infer
 void add_bench_commands(CLI::App& root, Registry& reg);    // cmd_bench.cpp: bench supernet|reducer|ckpt
+void add_search_commands(CLI::App& root, Registry& reg);    // cmd_search.cpp: search sample|fit|predict|run
 
 // Shared option helpers (args.cpp).
 /// The repeatable `--set KEY=VALUE` option (one value per occurrence, `--set=K=V` too).

@@ -28,6 +28,7 @@ void build_tree(CLI::App& root, Registry& reg) {
   ofa::cli::add_ckpt_commands(root, reg);
   ofa::cli::add_supernet_commands(root, reg);
   ofa::cli::add_bench_commands(root, reg);
+  ofa::cli::add_search_commands(root, reg);
   // After the subcommands were added: they would inherit it.
   root.footer(
       "`ofa help COMMAND [SUBCOMMAND]` or `ofa COMMAND --help`: a command's options.\n"

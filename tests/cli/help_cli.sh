@@ -42,6 +42,11 @@ checks=(
   "bench supernet|--space --subnet --random --batch --steps --resolution --profile"
   "bench reducer|--space --reps --batch --bucket-mb --first-bucket-mb"
   "bench ckpt|--space --dir --reps --no-recycle"
+  "search|sample fit predict run"
+  "search sample|RUN_DIR --n --out --seed"
+  "search fit|DIR --out --epochs --holdout --seed"
+  "search predict|PREDICTOR --subnet"
+  "search run|--predictor --constraint --pareto --out --run --population --generations --seed"
 )
 for c in "${checks[@]}"; do
   read -ra words <<<"${c%%|*}"
