@@ -105,12 +105,13 @@ int run_search(const RunArgs& a) {
   OFA_CHECK(!sets.front().empty(), "ofa search run: give at least one --constraint or --pareto");
   auto score = [&](const std::vector<supernet::SubnetConfig>& s) { return predictor.predict(s); };
   json all = json::array();
-  std::cout << std::left << std::setw(28) << "constraints" << std::setw(11) << "predicted" << std::setw(10) << "MACs"
-            << std::setw(10) << "params" << "subnet\n";
   for (const auto& cs : sets) {
     std::vector<search::MetricFn> metrics;
     for (const auto& c : cs) metrics.push_back(metric_of(c.metric, cfg.space));
     const auto r = search::evolve(cfg.space, choices, cs, metrics, score, a.evo);
+    if (all.empty())  // the header once a search succeeded (an infeasible budget prints only its error)
+      std::cout << std::left << std::setw(28) << "constraints" << std::setw(11) << "predicted" << std::setw(10)
+                << "MACs" << std::setw(10) << "params" << "subnet\n";
     json w = winner_json(r, cs, cfg.space);
     std::string tag;
     for (const auto& c : cs) tag += (tag.empty() ? "" : "_") + c.metric + "_le_" + human(c.limit);
