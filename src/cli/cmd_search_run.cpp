@@ -1,7 +1,10 @@
 // `ofa search run`: the subnet of highest predicted accuracy under budgets (search/evolution.h),
 // for one set of constraints or for a range of budgets of one metric (--pareto), each winner
-// written as DIR/<budget>/result.json and all of them as DIR/results.json.
+// written as DIR/<budget>/result.json and all of them as DIR/results.json; --verify measures each
+// winner's test accuracy (BN recalibrated, as `ofa eval`), --export writes it as `ofa export`
+// does, with its BN statistics recalibrated, to DIR/<budget>/export/.
 #include <CLI/CLI.hpp>
+#include <torch/torch.h>
 
 #include <filesystem>
 #include <fstream>
@@ -15,6 +18,8 @@
 #include "core/durable_file.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "data/open.h"
+#include "eval/evaluator.h"
 #include "search/evolution.h"
 #include "search/predictor.h"
 #include "supernet/flops.h"
@@ -30,6 +35,37 @@ struct RunArgs {
   std::string predictor, out, pareto, run_dir;
   std::vector<std::string> constraints;
   search::EvolutionOptions evo;
+  bool verify = false, export_winners = false;
+};
+
+// The run's supernet and a test-set evaluator (rank 0 alone), for --verify and --export.
+class Winners {
+ public:
+  Winners(const RunConfig& cfg, const std::string& run_dir) : net_(cfg.space) {
+    const fs::path weights = fs::path(run_dir) / "supernet.pt";
+    OFA_CHECK_KIND(kIo, fs::exists(weights), weights.string(), ": no trained supernet to verify or export");
+    torch::load(net_, weights.string());
+    data::OpenOptions oo;
+    oo.fashion_mnist_dir = cfg.data.fmnist_dir;
+    data_ = data::open_dataset(cfg.data.source, oo);
+    const auto& d = cfg.data;
+    const auto split = eval::split_data(data_.train->size(), d.holdout, d.calib_images, cfg.run.seed);
+    ev_ = std::make_unique<eval::Evaluator>(eval::split_evaluator(serial_, data_, split, eval::Split::kTest,
+                                                                  data::TransformOptions{0, false, d.mean, d.std},
+                                                                  d.calib_batch, cfg.train.eval_batch));
+  }
+  double test_accuracy(const supernet::SubnetConfig& s) { return ev_->evaluate(net_, {s}).at(0).accuracy; }
+  void export_to(const std::string& dir, const supernet::SpaceConfig& space, const supernet::SubnetConfig& s) {
+    net_->set_active(s);
+    ev_->recalibrate(net_, s.r);  // the winner's own BN statistics, as the reference exports
+    write_export_dir(dir, space, net_);
+  }
+
+ private:
+  dist::Communicator serial_ = dist::make_serial();
+  supernet::OFAMobileNetV3 net_;
+  data::DatasetPair data_;
+  std::unique_ptr<eval::Evaluator> ev_;
 };
 
 // The metrics `ofa search run` can count for a subnet of `space` (MACs and params analytically).
@@ -87,6 +123,27 @@ json winner_json(const search::SearchResult& r, const std::vector<search::Constr
   return j;
 }
 
+std::string budget_tag(const std::vector<search::Constraint>& cs) {
+  std::string tag;
+  for (const auto& c : cs) tag += (tag.empty() ? "" : "_") + c.metric + "_le_" + human(c.limit);
+  return tag;
+}
+
+// One line per winner (the header before the first): a failed search prints only its error.
+void print_row(const std::vector<search::Constraint>& cs, const json& w, bool header) {
+  if (header)
+    std::cout << std::left << std::setw(28) << "constraints" << std::setw(11) << "predicted" << std::setw(9) << "test"
+              << std::setw(10) << "MACs" << std::setw(10) << "params" << "subnet\n";
+  std::string text;
+  for (const auto& c : cs) text += (text.empty() ? "" : ",") + c.text;
+  std::ostringstream test;
+  if (w.contains("test_accuracy")) test << std::fixed << std::setprecision(2) << 100 * w["test_accuracy"].get<double>();
+  std::cout << std::setw(28) << text << std::setw(11) << std::fixed << std::setprecision(2)
+            << 100 * w["predicted_accuracy"].get<double>() << std::setw(9) << (test.str().empty() ? "-" : test.str())
+            << std::setw(10) << human(w["macs"].get<double>()) << std::setw(10) << human(w["params"].get<double>())
+            << supernet::SubnetConfig::from_json(w["subnet"]).to_string() << "\n";
+}
+
 int run_search(const RunArgs& a) {
   json meta;
   const auto predictor = search::AccuracyPredictor::load(a.predictor, &meta);
@@ -104,24 +161,23 @@ int run_search(const RunArgs& a) {
   }
   OFA_CHECK(!sets.front().empty(), "ofa search run: give at least one --constraint or --pareto");
   auto score = [&](const std::vector<supernet::SubnetConfig>& s) { return predictor.predict(s); };
+  std::unique_ptr<Winners> winners;
+  if (a.verify || a.export_winners) winners = std::make_unique<Winners>(cfg, run_dir);
   json all = json::array();
   for (const auto& cs : sets) {
     std::vector<search::MetricFn> metrics;
     for (const auto& c : cs) metrics.push_back(metric_of(c.metric, cfg.space));
     const auto r = search::evolve(cfg.space, choices, cs, metrics, score, a.evo);
-    if (all.empty())  // the header once a search succeeded (an infeasible budget prints only its error)
-      std::cout << std::left << std::setw(28) << "constraints" << std::setw(11) << "predicted" << std::setw(10)
-                << "MACs" << std::setw(10) << "params" << "subnet\n";
     json w = winner_json(r, cs, cfg.space);
-    std::string tag;
-    for (const auto& c : cs) tag += (tag.empty() ? "" : "_") + c.metric + "_le_" + human(c.limit);
-    fs::create_directories(fs::path(a.out) / tag);
-    durable::write_atomic((fs::path(a.out) / tag / "result.json").string(), w.dump(2) + "\n");
-    std::string text;
-    for (const auto& c : cs) text += (text.empty() ? "" : ",") + c.text;
-    std::cout << std::setw(28) << text << std::setw(11) << std::fixed << std::setprecision(2)
-              << 100 * r.best.score << std::setw(10) << human(w["macs"].get<double>()) << std::setw(10)
-              << human(w["params"].get<double>()) << r.best.subnet.to_string() << "\n";
+    const fs::path dir = fs::path(a.out) / budget_tag(cs);
+    if (a.verify) w["test_accuracy"] = winners->test_accuracy(r.best.subnet);
+    if (a.export_winners) {
+      winners->export_to((dir / "export").string(), cfg.space, r.best.subnet);
+      w["export_dir"] = (dir / "export").string();
+    }
+    fs::create_directories(dir);
+    durable::write_atomic((dir / "result.json").string(), w.dump(2) + "\n");
+    print_row(cs, w, all.empty());
     all.push_back(w);
   }
   durable::write_atomic((fs::path(a.out) / "results.json").string(), all.dump(2) + "\n");
@@ -147,6 +203,9 @@ void add_search_run_command(CLI::App& search, Registry& reg) {
   app->add_option("--population", a->evo.population, "population size")->capture_default_str();
   app->add_option("--generations", a->evo.generations, "generations")->capture_default_str();
   app->add_option("--seed", a->evo.seed, "the search's random choices")->capture_default_str();
+  app->add_flag("--verify", a->verify, "measure each winner's test accuracy (BN recalibrated)");
+  app->add_flag("--export", a->export_winners, "write each winner as ofa export does, BN recalibrated, to "
+                                               "DIR/<budget>/export/");
   reg.add_rank0_only(app, [a](Context&) { return run_search(*a); });
 }
 

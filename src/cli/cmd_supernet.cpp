@@ -121,21 +121,7 @@ int run_export(const ExportArgs& a, Context& ctx) {
   auto subnet = parse_subnet(a.subnet, space);
   auto net = load_supernet(space, a.checkpoint, a.init_seed);
   net->set_active(subnet);
-  net->eval();
-  auto st = supernet::extract(net);
-  // torch::pickle_save tags the dict's type (torch.jit._pickle.restore_type_tag): torch.load reads it
-  // as a plain dict of tensors; weights_only=True refuses that tag (noted in docs/performance.md).
-  c10::Dict<std::string, at::Tensor> state;
-  for (const auto& kv : st->named_parameters()) state.insert(kv.key(), kv.value().detach().contiguous());
-  for (const auto& kv : st->named_buffers()) state.insert(kv.key(), kv.value().contiguous());
-  const fs::path out = a.out;
-  fs::create_directories(out);
-  write_bytes(out / "weights.pt", torch::pickle_save(state));
-  write_text(out / "net.config", supernet::net_config_json(space, subnet).dump(2) + "\n");
-  write_text(out / "subnet.json", subnet.to_json().dump() + "\n");
-  write_text(out / "info.json", describe_json(space, subnet).dump(2) + "\n");
-  write_text(out / "space.yaml", dump_space(space));
-  log::info("exported ", subnet.to_string(), " to ", a.out, " (", state.size(), " tensors)");
+  write_export_dir(a.out, space, net);
   return 0;
 }
 
@@ -217,6 +203,25 @@ void add_infer(CLI::App& root, Registry& reg) {
 }
 
 }  // namespace
+
+void write_export_dir(const std::string& dir, const supernet::SpaceConfig& space, supernet::OFAMobileNetV3& net) {
+  const auto subnet = net->active();
+  net->eval();
+  auto st = supernet::extract(net);
+  // torch::pickle_save tags the dict's type (torch.jit._pickle.restore_type_tag): torch.load reads it
+  // as a plain dict of tensors; weights_only=True refuses that tag (noted in docs/performance.md).
+  c10::Dict<std::string, at::Tensor> state;
+  for (const auto& kv : st->named_parameters()) state.insert(kv.key(), kv.value().detach().contiguous());
+  for (const auto& kv : st->named_buffers()) state.insert(kv.key(), kv.value().contiguous());
+  const fs::path out = dir;
+  fs::create_directories(out);
+  write_bytes(out / "weights.pt", torch::pickle_save(state));
+  write_text(out / "net.config", supernet::net_config_json(space, subnet).dump(2) + "\n");
+  write_text(out / "subnet.json", subnet.to_json().dump() + "\n");
+  write_text(out / "info.json", describe_json(space, subnet).dump(2) + "\n");
+  write_text(out / "space.yaml", dump_space(space));
+  log::info("exported ", subnet.to_string(), " to ", dir, " (", state.size(), " tensors)");
+}
 
 void add_supernet_commands(CLI::App& root, Registry& reg) {
   add_describe(root, reg);

@@ -12,6 +12,7 @@
 #include "core/runtime.h"
 #include "dist/communicator.h"
 #include "dist/launch_env.h"
+#include "supernet/ofa_mbv3.h"
 #include "supernet/subnet_config.h"
 
 namespace CLI {
@@ -58,6 +59,10 @@ void add_ckpt_commands(CLI::App& root, Registry& reg);      // cmd_ckpt.cpp: ckp
 void add_supernet_commands(CLI::App& root, Registry& reg);  // cmd_supernet.cpp: describe, export, infer
 void add_bench_commands(CLI::App& root, Registry& reg);    // cmd_bench.cpp: bench supernet|reducer|ckpt
 void add_search_commands(CLI::App& root, Registry& reg);    // cmd_search.cpp: search sample|fit|predict|run
+
+/// Writes the active subnet of `net` as `ofa export` does (weights.pt, net.config, subnet.json,
+/// info.json, space.yaml) with the BN statistics the network holds now (cmd_supernet.cpp).
+void write_export_dir(const std::string& dir, const supernet::SpaceConfig& space, supernet::OFAMobileNetV3& net);
 
 // Shared option helpers (args.cpp).
 /// The repeatable `--set KEY=VALUE` option (one value per occurrence, `--set=K=V` too).

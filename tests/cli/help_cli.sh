@@ -46,7 +46,7 @@ checks=(
   "search sample|RUN_DIR --n --out --seed"
   "search fit|DIR --out --epochs --holdout --seed"
   "search predict|PREDICTOR --subnet"
-  "search run|--predictor --constraint --pareto --out --run --population --generations --seed"
+  "search run|--predictor --constraint --pareto --out --run --population --generations --seed --verify --export"
 )
 for c in "${checks[@]}"; do
   read -ra words <<<"${c%%|*}"

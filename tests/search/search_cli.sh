@@ -3,7 +3,8 @@
 #  1. `search sample` at np=2, the whole job SIGKILLed once records exist, and the rerun: every
 #     subnet number 0..N-1 recorded exactly once, no torn line, both ranks took part;
 #  2. `search fit` (RMSE and tau printed), `search predict` for max and min;
-#  3. `search run` under a MACs budget (the winner within it, recounted by `ofa describe`), a
+#  3. `search run` under a MACs budget with --verify and --export (the winner within it, recounted
+#     by `ofa describe`, its test accuracy, its export), a
 #     --pareto range, and an infeasible budget that fails at once (exit 2) naming the range.
 # Usage: search_cli.sh OFA_BINARY SOURCE_DIR
 set -euo pipefail
@@ -61,15 +62,20 @@ for s in max min; do
 done
 
 echo "== 3. search run"
-"$ofa" search run --predictor "$work/p.pred" --constraint 'macs<=400K' --out "$work/r" --generations 20 \
+"$ofa" search run --predictor "$work/p.pred" --constraint 'macs<=400K' --out "$work/r" --generations 20 --verify --export \
   > "$work/run.log" 2>&1 || { cat "$work/run.log"; fail "search run"; }
 result=$(ls "$work"/r/*/result.json | head -1)
 "$py" - "$result" "$work/subnet.json" <<'PY' || fail "the winner breaks its budget"
 import json, sys
 r = json.load(open(sys.argv[1]))
 assert r["macs"] <= 4e5, r["macs"]
+assert 0 < r["test_accuracy"] <= 1, r
 json.dump(r["subnet"], open(sys.argv[2], "w"))
 PY
+exported=$(dirname "$result")/export
+for f in weights.pt net.config subnet.json info.json space.yaml; do [[ -s "$exported/$f" ]] || fail "--export wrote no $f"; done
+cmp <("$py" -c "import json,sys; print(json.load(open(sys.argv[1])))" "$exported/subnet.json") \
+    <("$py" -c "import json,sys; print(json.load(open(sys.argv[1])))" "$work/subnet.json") || fail "--export wrote another subnet"
 "$ofa" describe --space "$work/run/config.yaml" --subnet "$work/subnet.json" > "$work/describe.json"
 "$py" - "$work/describe.json" <<'PY' || fail "ofa describe recounts the winner over its budget"
 import json, sys
