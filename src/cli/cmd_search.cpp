@@ -18,6 +18,9 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "data/open.h"
+#include "energy/gather.h"
+#include "energy/monitor.h"
+#include "energy/report.h"
 #include "search/evolution.h"
 #include "search/predictor.h"
 #include "search/samples.h"
@@ -64,6 +67,54 @@ std::string pct(double v) {
 
 // ---- sample ---------------------------------------------------------------------------------
 
+// The sampling job's energy, as a training run's (docs/energy.md): a Monitor on every rank (node
+// counters on local rank 0), one segment, the subnets counted as its samples; at the end rank 0
+// merges the ranks' ledgers with the earlier jobs' (DIR/report/ledger.json), appends the power
+// rows to DIR/energy.csv and writes DIR/report/carbon.{json,html}.
+class SampleEnergy {
+ public:
+  SampleEnergy(Context& ctx, const RunConfig& cfg, const std::string& dir) : ctx_(ctx), cfg_(cfg), dir_(dir) {
+    if (!cfg.energy.enabled) return;
+    energy::Placement where;
+    where.node = ctx.env.node;
+    where.rank = ctx.comm.rank();
+    where.local_rank = ctx.comm.local_rank();
+    where.read_node_sources = ctx.comm.local_rank() == 0;
+    monitor_ = std::make_unique<energy::Monitor>(cfg.energy, where);
+    if (ctx.comm.rank() == 0 && fs::exists(energy::ledger_path(dir)))
+      monitor_->restore(energy::Ledger::from_json(read_json(energy::ledger_path(dir))));
+    monitor_->start();
+    monitor_->begin_segment("search sample");
+  }
+  void count_subnet() {
+    if (monitor_) monitor_->add_samples(1);
+  }
+  /// Collective.
+  void finish() {
+    if (!monitor_) return;
+    monitor_->stop();
+    const auto parts = ctx_.comm.all_gather_strings(energy::rank_part(*monitor_));
+    if (ctx_.comm.rank() != 0) return;
+    const auto merged = energy::merge_rank_parts(parts, "energy gathered from the ranks");
+    energy::append_energy_csv(energy::energy_csv_path(dir_), merged.rows);
+    energy::ReportInput in;
+    in.run_name = cfg_.run.name + " (search sample)";
+    in.ledger = merged.ledger;
+    in.series = energy::read_energy_csv(energy::energy_csv_path(dir_));
+    in.carbon = cfg_.carbon;
+    in.amortize_k = cfg_.energy.amortize_k;
+    const auto paths = energy::write_report(dir_, in);
+    log::info(energy::summary_text(energy::build_carbon_json(in)));
+    log::info("carbon report: ", paths.html);
+  }
+
+ private:
+  Context& ctx_;
+  const RunConfig& cfg_;
+  std::string dir_;
+  std::unique_ptr<energy::Monitor> monitor_;
+};
+
 struct SampleArgs {
   std::string run_dir, out;
   int64_t n = 1000;
@@ -108,8 +159,10 @@ int run_sample(const SampleArgs& a, Context& ctx) {
   const auto& d = run.cfg.data;
   const auto split = eval::split_data(data.train->size(), d.holdout, d.calib_images, run.cfg.run.seed);
   search::SampleOptions so{a.n, a.seed, d.calib_batch, run.cfg.train.eval_batch};
+  SampleEnergy energy(ctx, run.cfg, a.out);
   auto last = std::chrono::steady_clock::now();
   auto progress = [&](const search::SampleProgress& p) {
+    energy.count_subnet();
     const auto now = std::chrono::steady_clock::now();
     if (ctx.comm.rank() != 0 || (std::chrono::duration<double>(now - last).count() < 10 && p.done_here < p.todo_here))
       return;
@@ -121,6 +174,7 @@ int run_sample(const SampleArgs& a, Context& ctx) {
   };
   const auto sum = search::sample_accuracy(ctx.comm, net, data, split, data::TransformOptions{0, false, d.mean, d.std},
                                            choices, a.out, so, progress);
+  energy.finish();
   if (ctx.comm.rank() == 0) {
     const auto all = search::read_samples(a.out);
     std::cout << "measured " << sum.measured << " subnets in " << train::format_duration(sum.seconds) << " on "

@@ -3,6 +3,7 @@
 #include "dist/communicator.h"
 
 #include <cstdlib>
+#include <cstring>
 
 #include "core/error.h"
 #include "dist/comm_impl.h"
@@ -61,6 +62,21 @@ void Communicator::broadcast_string(std::string& s, int root) {
   if (rank() == root) std::memcpy(bytes.data_ptr(), s.data(), s.size());
   broadcast(bytes, root);
   s.assign(reinterpret_cast<const char*>(bytes.data_ptr()), static_cast<size_t>(bytes.numel()));
+}
+
+std::vector<std::string> Communicator::all_gather_strings(const std::string& mine) {
+  auto len = torch::tensor({static_cast<int64_t>(mine.size())}, torch::kInt64);
+  auto lens = all_gather(len);
+  const int64_t longest = lens.max().item<int64_t>();
+  auto bytes = torch::zeros({longest}, torch::kUInt8);
+  std::memcpy(bytes.data_ptr<uint8_t>(), mine.data(), mine.size());
+  auto all = all_gather(bytes).contiguous();
+  std::vector<std::string> out;
+  for (int r = 0; r < size(); ++r) {
+    const auto* p = reinterpret_cast<const char*>(all[r].data_ptr<uint8_t>());
+    out.emplace_back(p, static_cast<size_t>(lens[r].item<int64_t>()));
+  }
+  return out;
 }
 
 void Communicator::all_reduce(torch::Tensor& t, ReduceOp op) {

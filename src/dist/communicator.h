@@ -6,6 +6,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace ofa::dist {
 
@@ -37,6 +38,9 @@ class Communicator {
   void all_reduce(torch::Tensor& t, ReduceOp op = ReduceOp::kSum);
   /// Gathers every rank's tensor (same shape everywhere) into [size, ...t.shape].
   torch::Tensor all_gather(const torch::Tensor& t);
+  /// Every rank's byte string, by rank, on every rank (strings of any lengths: two all_gathers,
+  /// the lengths then the bytes padded to the longest).
+  std::vector<std::string> all_gather_strings(const std::string& mine);
   /// Tears down every rank of the job (MPI_Abort); for errors on one rank.
   [[noreturn]] void abort(int code);
 

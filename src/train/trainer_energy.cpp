@@ -6,12 +6,12 @@
 // on rank 0, so the report of a preempted and requeued job covers all of its runs.
 #include <torch/torch.h>
 
-#include <cstring>
 
 #include "core/error.h"
 #include "core/log.h"
 #include "dist/launch_env.h"
 #include "energy/carbon.h"
+#include "energy/gather.h"
 #include "energy/report.h"
 #include "energy/sacct.h"
 #include "energy/series.h"
@@ -49,28 +49,11 @@ void Trainer::State::energy_segment(const std::string& name) {
 
 json Trainer::State::gather_energy() {
   if (!monitor) return nullptr;
-  // One string per rank: its ledger and the power rows since the last gather. Lengths first, then
-  // the bytes padded to the longest: two all_gathers, whatever the world size.
-  const std::string mine =
-      json{{"ledger", monitor->ledger().to_json()}, {"rows", energy::to_csv(monitor->drain_series())}}.dump();
-  auto len = torch::tensor({static_cast<int64_t>(mine.size())}, torch::kLong);
-  auto lens = comm.all_gather(len);
-  const int64_t longest = lens.max().item<int64_t>();
-  auto bytes = torch::zeros({longest}, torch::kUInt8);
-  std::memcpy(bytes.data_ptr<uint8_t>(), mine.data(), mine.size());
-  auto all = comm.all_gather(bytes).contiguous();
+  const auto parts = comm.all_gather_strings(energy::rank_part(*monitor));
   if (comm.rank() != 0) return nullptr;
-  energy::Ledger merged;
-  std::string rows;
-  for (int r = 0; r < comm.size(); ++r) {
-    const auto* p = reinterpret_cast<const char*>(all[r].data_ptr<uint8_t>());
-    const auto part = json::parse(std::string(p, static_cast<size_t>(lens[r].item<int64_t>())));
-    merged.merge(energy::Ledger::from_json(part.at("ledger")));
-    rows += part.at("rows").get<std::string>();
-  }
-  energy::append_energy_csv(energy::energy_csv_path(cfg.run.dir),
-                            energy::parse_energy_csv(rows, "rows gathered from the ranks"));
-  return merged.to_json();
+  const auto merged = energy::merge_rank_parts(parts, "energy gathered from the ranks");
+  energy::append_energy_csv(energy::energy_csv_path(cfg.run.dir), merged.rows);
+  return merged.ledger.to_json();
 }
 
 void Trainer::State::finish_energy(bool complete) {

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `ofa search` through the real binary: a tiny six-phase run (tests/train/tiny.yaml), then
 #  1. `search sample` at np=2, the whole job SIGKILLed once records exist, and the rerun: every
-#     subnet number 0..N-1 recorded exactly once, no torn line, both ranks took part;
+#     subnet number 0..N-1 recorded exactly once, no torn line, both ranks took part, and the
+#     rerun's energy ledger and carbon report in the samples dir;
 #  2. `search fit` (RMSE and tau printed), `search predict` for max and min;
 #  3. `search run` under a MACs budget with --verify and --export (the winner within it, recounted
 #     by `ofa describe`, its test accuracy, its export), a
@@ -18,7 +19,7 @@ trap '[[ -n "${KEEP:-}" ]] || rm -rf "$work"' EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 lines() { cat "$1"/samples.rank*.jsonl 2>/dev/null | wc -l; }
 
-"$ofa" train "$src/tests/train/tiny.yaml" --run-dir "$work/run" --set energy.enabled=false > "$work/train.log" 2>&1 ||
+"$ofa" train "$src/tests/train/tiny.yaml" --run-dir "$work/run" > "$work/train.log" 2>&1 ||
   { cat "$work/train.log"; fail "the tiny run did not train"; }
 [[ -f "$work/run/supernet.pt" ]] || fail "no supernet.pt"
 
@@ -31,14 +32,28 @@ for _ in $(seq 600); do
   kill -0 $job 2>/dev/null || break
   sleep 0.1
 done
+# The whole job: mpiexec's process group and the ranks (orted may put them in groups of their own).
 kill -9 -- -$job 2>/dev/null || true
+pkill -9 -f -- "--out $work/s" 2>/dev/null || true
 wait $job 2>/dev/null || true
+sleep 0.5
+pgrep -f -- "--out $work/s" >/dev/null && fail "a rank survived the kill"
 first=$(lines "$work/s")
 echo "killed with $first records"
 [[ $first -ge 1 && $first -lt $n ]] || fail "expected a partial sample at the kill, got $first of $n"
 "${mpi[@]}" "$ofa" search sample "$work/run" --n $n --out "$work/s" > "$work/sample2.log" 2>&1 ||
   { cat "$work/sample2.log"; fail "the rerun failed"; }
 grep -q "were already there" "$work/sample2.log" || fail "no summary line"
+done_before=$(sed -n 's/.*(\([0-9]*\) were already there).*/\1/p' "$work/sample2.log")
+[[ "$done_before" == "$first" ]] || fail "the rerun found $done_before records, $first were there at the kill"
+# The rerun's energy: a ledger segment "search sample" with one sample per subnet it measured.
+"$py" - "$work/s/report/ledger.json" $((n - first)) <<'PY' || fail "the sampling job's energy ledger"
+import json, sys
+ledger, want = json.load(open(sys.argv[1])), int(sys.argv[2])
+got = sum(r["segments"]["search sample"]["samples"] for r in ledger["ranks"] if "search sample" in r["segments"])
+assert got == want, (got, want)
+PY
+[[ -s "$work/s/report/carbon.html" && -s "$work/s/energy.csv" ]] || fail "no carbon report or energy.csv in the samples dir"
 "$py" - "$work/s" $n <<'PY' || fail "records are not each number exactly once"
 import glob, json, sys
 d, n = sys.argv[1], int(sys.argv[2])
