@@ -22,6 +22,7 @@
 #include "eval/evaluator.h"
 #include "search/evolution.h"
 #include "search/predictor.h"
+#include "supernet/activation_memory.h"
 #include "supernet/flops.h"
 #include "train/trained_space.h"
 
@@ -68,13 +69,16 @@ class Winners {
   std::unique_ptr<eval::Evaluator> ev_;
 };
 
-// The metrics `ofa search run` can count for a subnet of `space` (MACs and params analytically).
+// The metrics `ofa search run` can count for a subnet of `space`, analytically: MACs, params, and
+// the peak activation memory in float32 bytes (supernet/activation_memory.h).
 search::MetricFn metric_of(const std::string& name, const supernet::SpaceConfig& space) {
   if (name == "macs") return [&space](const supernet::SubnetConfig& s) { return double(supernet::count(space, s).macs); };
   if (name == "params")
     return [&space](const supernet::SubnetConfig& s) { return double(supernet::count(space, s).params); };
-  fail(ErrorKind::kUsage, "--constraint ", name, "<=...: only macs and params budgets are searched so far (latency, "
-       "energy and memory need their tables: see docs/search.md)");
+  if (name == "memory")
+    return [&space](const supernet::SubnetConfig& s) { return double(supernet::peak_activation(space, s).bytes); };
+  fail(ErrorKind::kUsage, "--constraint ", name, "<=...: macs, params and memory budgets are searched so far "
+       "(latency and energy need their tables: see docs/search.md)");
 }
 
 std::string human(double v) {
@@ -117,8 +121,13 @@ std::vector<search::Constraint> pareto_budgets(const std::string& spec) {
 json winner_json(const search::SearchResult& r, const std::vector<search::Constraint>& cs,
                  const supernet::SpaceConfig& space) {
   const auto cost = supernet::count(space, r.best.subnet);
-  json j{{"subnet", r.best.subnet.to_json()}, {"predicted_accuracy", r.best.score}, {"macs", cost.macs},
-         {"params", cost.params}, {"queries", r.queries}, {"seconds", r.seconds}};
+  json j{{"subnet", r.best.subnet.to_json()},
+         {"predicted_accuracy", r.best.score},
+         {"macs", cost.macs},
+         {"params", cost.params},
+         {"peak_activation_bytes", supernet::peak_activation(space, r.best.subnet).bytes},
+         {"queries", r.queries},
+         {"seconds", r.seconds}};
   for (const auto& c : cs) j["constraints"].push_back(c.text);
   return j;
 }
@@ -192,7 +201,7 @@ void add_search_run_command(CLI::App& search, Registry& reg) {
                                            "--out DIR: the best subnet under each budget");
   auto a = std::make_shared<RunArgs>();
   app->add_option("--predictor", a->predictor, "a predictor file (ofa search fit)")->required()->type_name("P");
-  app->add_option("--constraint", a->constraints, "METRIC<=LIMIT, metric macs or params (repeatable)")
+  app->add_option("--constraint", a->constraints, "METRIC<=LIMIT: macs, params or memory (peak float32 activation bytes), repeatable")
       ->type_name("C")
       ->allow_extra_args(false);
   app->add_option("--pareto", a->pareto, "METRIC=LO..HI:K: K budgets from LO to HI, one search each")

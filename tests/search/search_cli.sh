@@ -6,7 +6,8 @@
 #  2. `search fit` (RMSE and tau printed), `search predict` for max and min;
 #  3. `search run` under a MACs budget with --verify and --export (the winner within it, recounted
 #     by `ofa describe`, its test accuracy, its export), a
-#     --pareto range, and an infeasible budget that fails at once (exit 2) naming the range.
+#     --pareto range, a peak-activation-memory budget, and an infeasible budget that fails at once
+#     (exit 2) naming the range.
 # Usage: search_cli.sh OFA_BINARY SOURCE_DIR
 set -euo pipefail
 ofa=$1
@@ -100,6 +101,13 @@ PY
   > "$work/pareto.log" 2>&1 || { cat "$work/pareto.log"; fail "pareto"; }
 [[ $("$py" -c "import json,sys; print(len(json.load(open(sys.argv[1]))))" "$work/pareto/results.json") == 3 ]] ||
   fail "pareto: not 3 winners"
+"$ofa" search run --predictor "$work/p.pred" --constraint 'memory<=20K' --out "$work/mem" --generations 10 \
+  > "$work/mem.log" 2>&1 || { cat "$work/mem.log"; fail "a memory budget"; }
+"$py" - "$work"/mem/*/result.json <<'PY' || fail "the winner breaks its memory budget"
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert 0 < r["peak_activation_bytes"] <= 20000, r["peak_activation_bytes"]
+PY
 set +e
 timeout 20 "$ofa" search run --predictor "$work/p.pred" --constraint 'macs<=50K' --out "$work/no" > "$work/no.log" 2>&1
 rc=$?

@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 
+#include "supernet/activation_memory.h"
 #include "supernet/flops.h"
 #include "supernet/ofa_mbv3.h"
 #include "supernet/static_net.h"
@@ -192,4 +193,37 @@ TEST(SubnetConfig, FeatureEncodingIsTheReferenceLayout) {
   s.ks[0] = 9;
   const std::string msg = ofa::supernet::error_of([&] { ofa::supernet::encode_features(space, s); });
   EXPECT_NE(msg.find("ks"), std::string::npos) << msg;
+}
+
+TEST(Flops, PeakActivationMemoryByHand) {
+  // The tests' tiny space (1 channel in, stem 8 stride 2, stages 8/s2 and 16/s2 of 4 blocks, head
+  // 32/32, 10 classes), min subnet at 20x20: the live sets worked out by hand, in elements:
+  //   first conv 400 + 8x10x10 = 1200; block 0 (8ch, residual, no expand) project 800x3 = 2400;
+  //   block 1 (8 -> 24 -> 8, stride 2) expand: x 8x10x10 + hidden 24x10x10 = 3200 (the peak);
+  //   its depthwise 2400 + 24x5x5 = 3000; block 2 (residual, 5x5) depthwise 200+600+600 = 1400;
+  //   block 5 (8 -> 24 -> 16, stride 2) 816; block 6 (16 -> 48 -> 16, 3x3, residual) 1008;
+  //   final expand 16x9 + 32x9 = 432.
+  auto space = ofa::supernet::fmnist_space();
+  space.first_conv_width = 8;
+  space.first_block_width = 8;
+  space.stages = {{8, 2, "relu", true, 4}, {16, 2, "h_swish", true, 4}};
+  space.final_expand_width = 32;
+  space.feature_mix_width = 32;
+  space.resolutions = {20, 24, 28};
+  auto s = ofa::supernet::min_subnet(space);
+  ASSERT_EQ(s.r, 20);
+  const auto p = ofa::supernet::peak_activation(space, s);
+  EXPECT_EQ(p.elements, 3200);
+  EXPECT_EQ(p.bytes, 3200 * 4);
+  EXPECT_EQ(p.where, "block 1 expand");
+  EXPECT_EQ(ofa::supernet::peak_activation(space, s, /*bytes_per_element=*/1).bytes, 3200);
+  // More resolution or a wider expand never needs less memory.
+  auto big = s;
+  big.r = 28;
+  EXPECT_GT(ofa::supernet::peak_activation(space, big).bytes, p.bytes);
+  auto wide = s;
+  std::fill(wide.e.begin(), wide.e.end(), 6);
+  EXPECT_GT(ofa::supernet::peak_activation(space, wide).bytes, p.bytes);
+  const auto mx = ofa::supernet::peak_activation(space, ofa::supernet::max_subnet(space));
+  EXPECT_GE(mx.bytes, ofa::supernet::peak_activation(space, big).bytes);
 }
