@@ -5,7 +5,7 @@
 set -euo pipefail
 
 pkgs=(
-  build-essential cmake pkg-config ninja-build ccache lld
+  build-essential cmake pkg-config ninja-build ccache lld procps
   libtorch-dev
   libopenmpi-dev openmpi-bin
   libhdf5-openmpi-dev hdf5-tools
