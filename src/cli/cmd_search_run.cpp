@@ -2,7 +2,8 @@
 // for one set of constraints or for a range of budgets of one metric (--pareto), each winner
 // written as DIR/<budget>/result.json and all of them as DIR/results.json; --verify measures each
 // winner's test accuracy (BN recalibrated, as `ofa eval`), --export writes it as `ofa export`
-// does, with its BN statistics recalibrated, to DIR/<budget>/export/.
+// does, with its BN statistics recalibrated, to DIR/<budget>/export/. `ofa bench search` times
+// the predictor's queries and whole searches against the same searches with a trivial score.
 #include <CLI/CLI.hpp>
 #include <torch/torch.h>
 
@@ -10,6 +11,7 @@
 #include <fstream>
 #include <iomanip>
 #include <iostream>
+#include <chrono>
 #include <memory>
 #include <sstream>
 
@@ -21,6 +23,7 @@
 #include "data/open.h"
 #include "eval/evaluator.h"
 #include "search/evolution.h"
+#include "core/rng.h"
 #include "search/predictor.h"
 #include "supernet/activation_memory.h"
 #include "supernet/flops.h"
@@ -194,6 +197,60 @@ int run_search(const RunArgs& a) {
   return 0;
 }
 
+
+struct BenchArgs {
+  std::string predictor;
+  std::vector<std::string> constraints{"macs<=2.5M"};
+  int generations = 500;
+};
+
+double seconds_of(const std::function<void()>& fn) {
+  const auto t0 = std::chrono::steady_clock::now();
+  fn();
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// On one core: queries/s of the predictor on generation-sized batches, then per constraint one
+// whole search with the predictor against the same search scoring by a trivial function (the
+// evolution's own cost: sampling, mutation, constraint counting).
+int run_bench_search(const BenchArgs& a) {
+  torch::set_num_threads(1);
+  json meta;
+  const auto predictor = search::AccuracyPredictor::load(a.predictor, &meta);
+  const RunConfig cfg = load_config((fs::path(meta.value("run_dir", std::string())) / "config.yaml").string());
+  const auto choices = supernet::full_choices(train::trained_space(cfg));
+  std::vector<supernet::SubnetConfig> batch;
+  CounterRng rng(1, {0xbe9c});
+  for (int i = 0; i < 100; ++i) batch.push_back(supernet::sample_subnet(cfg.space, choices, rng));
+  int64_t queries = 0;
+  const double t = seconds_of([&] {
+    const auto start = std::chrono::steady_clock::now();
+    while (std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() < 1.0) {
+      predictor.predict(batch);
+      queries += static_cast<int64_t>(batch.size());
+    }
+  });
+  std::cout << "predictor: " << static_cast<int64_t>(queries / t) << " queries/s (batches of 100, one thread)\n";
+  search::EvolutionOptions evo;
+  evo.generations = a.generations;
+  auto real = [&](const std::vector<supernet::SubnetConfig>& s) { return predictor.predict(s); };
+  auto trivial = [](const std::vector<supernet::SubnetConfig>& s) {
+    std::vector<double> v;
+    for (const auto& c : s) v.push_back(c.r + c.ks[0]);
+    return v;
+  };
+  for (const auto& text : a.constraints) {
+    const auto c = search::Constraint::parse(text);
+    const std::vector<search::MetricFn> m{metric_of(c.metric, cfg.space)};
+    search::SearchResult with, without;
+    const double ts = seconds_of([&] { with = search::evolve(cfg.space, choices, {c}, m, real, evo); });
+    const double tb = seconds_of([&] { without = search::evolve(cfg.space, choices, {c}, m, trivial, evo); });
+    std::cout << text << ": search " << ts << " s (" << with.queries << " queries), without the predictor " << tb
+              << " s; ratio " << ts / std::max(1e-9, tb) << " (" << a.generations << " generations)\n";
+  }
+  return 0;
+}
+
 }  // namespace
 
 void add_search_run_command(CLI::App& search, Registry& reg) {
@@ -216,6 +273,19 @@ void add_search_run_command(CLI::App& search, Registry& reg) {
   app->add_flag("--export", a->export_winners, "write each winner as ofa export does, BN recalibrated, to "
                                                "DIR/<budget>/export/");
   reg.add_rank0_only(app, [a](Context&) { return run_search(*a); });
+}
+
+void add_bench_search_command(CLI::App& bench, Registry& reg) {
+  auto* app = bench.add_subcommand("search", "--predictor P [--constraint C ...]: predictor queries/s and whole "
+                                             "searches on one core, against the same search without the predictor");
+  auto a = std::make_shared<BenchArgs>();
+  app->add_option("--predictor", a->predictor, "a predictor file (ofa search fit)")->required()->type_name("P");
+  app->add_option("--constraint", a->constraints, "budgets to search (repeatable)")
+      ->type_name("C")
+      ->allow_extra_args(false)
+      ->capture_default_str();
+  app->add_option("--generations", a->generations, "generations per search")->capture_default_str();
+  reg.add_rank0_only(app, [a](Context&) { return run_bench_search(*a); });
 }
 
 }  // namespace ofa::cli

@@ -59,6 +59,7 @@ void add_ckpt_commands(CLI::App& root, Registry& reg);      // cmd_ckpt.cpp: ckp
 void add_supernet_commands(CLI::App& root, Registry& reg);  // cmd_supernet.cpp: describe, export, infer
 void add_bench_commands(CLI::App& root, Registry& reg);    // cmd_bench.cpp: bench supernet|reducer|ckpt
 void add_search_commands(CLI::App& root, Registry& reg);    // cmd_search.cpp: search sample|fit|predict|run
+void add_bench_search_command(CLI::App& bench, Registry& reg);  // cmd_search_run.cpp: bench search
 
 /// Writes the active subnet of `net` as `ofa export` does (weights.pt, net.config, subnet.json,
 /// info.json, space.yaml) with the BN statistics the network holds now (cmd_supernet.cpp).

@@ -108,6 +108,9 @@ import json, sys
 r = json.load(open(sys.argv[1]))
 assert 0 < r["peak_activation_bytes"] <= 20000, r["peak_activation_bytes"]
 PY
+"$ofa" bench search --predictor "$work/p.pred" --constraint 'macs<=400K' --generations 5 > "$work/bench.log" 2>&1 ||
+  { cat "$work/bench.log"; fail "bench search"; }
+grep -q "queries/s" "$work/bench.log" && grep -q "without the predictor" "$work/bench.log" || fail "bench search output"
 set +e
 timeout 20 "$ofa" search run --predictor "$work/p.pred" --constraint 'macs<=50K' --out "$work/no" > "$work/no.log" 2>&1
 rc=$?
