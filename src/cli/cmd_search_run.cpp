@@ -17,6 +17,7 @@
 
 #include "cli/commands.h"
 #include "cli/config.h"
+#include "cli/search_html.h"
 #include "core/durable_file.h"
 #include "core/error.h"
 #include "core/log.h"
@@ -156,6 +157,18 @@ void print_row(const std::vector<search::Constraint>& cs, const json& w, bool he
             << supernet::SubnetConfig::from_json(w["subnet"]).to_string() << "\n";
 }
 
+SearchWinner html_winner(const std::vector<search::Constraint>& cs, const json& w) {
+  SearchWinner h;
+  for (const auto& c : cs) h.budget += (h.budget.empty() ? "" : ",") + c.text;
+  h.subnet = supernet::SubnetConfig::from_json(w["subnet"]).to_string();
+  h.macs = w["macs"].get<double>();
+  h.params = w["params"].get<double>();
+  h.memory = w["peak_activation_bytes"].get<double>();
+  h.predicted = w["predicted_accuracy"].get<double>();
+  if (w.contains("test_accuracy")) h.test = w["test_accuracy"].get<double>();
+  return h;
+}
+
 int run_search(const RunArgs& a) {
   json meta;
   const auto predictor = search::AccuracyPredictor::load(a.predictor, &meta);
@@ -173,27 +186,33 @@ int run_search(const RunArgs& a) {
   }
   OFA_CHECK(!sets.front().empty(), "ofa search run: give at least one --constraint or --pareto");
   auto score = [&](const std::vector<supernet::SubnetConfig>& s) { return predictor.predict(s); };
-  std::unique_ptr<Winners> winners;
-  if (a.verify || a.export_winners) winners = std::make_unique<Winners>(cfg, run_dir);
+  std::unique_ptr<Winners> measure;
+  if (a.verify || a.export_winners) measure = std::make_unique<Winners>(cfg, run_dir);
   json all = json::array();
+  std::vector<SearchPoint> points;
+  std::vector<SearchWinner> winners;
   for (const auto& cs : sets) {
     std::vector<search::MetricFn> metrics;
     for (const auto& c : cs) metrics.push_back(metric_of(c.metric, cfg.space));
     const auto r = search::evolve(cfg.space, choices, cs, metrics, score, a.evo);
     json w = winner_json(r, cs, cfg.space);
     const fs::path dir = fs::path(a.out) / budget_tag(cs);
-    if (a.verify) w["test_accuracy"] = winners->test_accuracy(r.best.subnet);
+    if (a.verify) w["test_accuracy"] = measure->test_accuracy(r.best.subnet);
     if (a.export_winners) {
-      winners->export_to((dir / "export").string(), cfg.space, r.best.subnet);
+      measure->export_to((dir / "export").string(), cfg.space, r.best.subnet);
       w["export_dir"] = (dir / "export").string();
     }
     fs::create_directories(dir);
     durable::write_atomic((dir / "result.json").string(), w.dump(2) + "\n");
     print_row(cs, w, all.empty());
     all.push_back(w);
+    for (const auto& c : r.evaluated) points.push_back({double(supernet::count(cfg.space, c.subnet).macs), c.score});
+    winners.push_back(html_winner(cs, w));
   }
   durable::write_atomic((fs::path(a.out) / "results.json").string(), all.dump(2) + "\n");
-  std::cout << "wrote " << (fs::path(a.out) / "results.json").string() << "\n";
+  durable::write_atomic((fs::path(a.out) / "search.html").string(),
+                        search_html("ofa search: " + cfg.run.name, std::move(points), winners));
+  std::cout << "wrote " << (fs::path(a.out) / "results.json").string() << " and search.html\n";
   return 0;
 }
 

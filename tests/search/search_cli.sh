@@ -6,7 +6,7 @@
 #  2. `search fit` (RMSE and tau printed), `search predict` for max and min;
 #  3. `search run` under a MACs budget with --verify and --export (the winner within it, recounted
 #     by `ofa describe`, its test accuracy, its export), a
-#     --pareto range, a peak-activation-memory budget, and an infeasible budget that fails at once
+#     --pareto range (its search.html), a peak-activation-memory budget, `bench search`, and an infeasible budget that fails at once
 #     (exit 2) naming the range.
 # Usage: search_cli.sh OFA_BINARY SOURCE_DIR
 set -euo pipefail
@@ -101,6 +101,14 @@ PY
   > "$work/pareto.log" 2>&1 || { cat "$work/pareto.log"; fail "pareto"; }
 [[ $("$py" -c "import json,sys; print(len(json.load(open(sys.argv[1]))))" "$work/pareto/results.json") == 3 ]] ||
   fail "pareto: not 3 winners"
+"$py" - "$work/pareto/search.html" <<'PY' || fail "search.html"
+import sys, xml.dom.minidom
+t = open(sys.argv[1]).read()
+svg = t[t.index("<svg"):t.index("</svg>") + 6]
+xml.dom.minidom.parseString(svg)  # well-formed
+assert svg.count("fill='#d62728'") == 3, "one red dot per winner"
+assert t.count("<tr>") == 4, "a header and three winners in the table"
+PY
 "$ofa" search run --predictor "$work/p.pred" --constraint 'memory<=20K' --out "$work/mem" --generations 10 \
   > "$work/mem.log" 2>&1 || { cat "$work/mem.log"; fail "a memory budget"; }
 "$py" - "$work"/mem/*/result.json <<'PY' || fail "the winner breaks its memory budget"
