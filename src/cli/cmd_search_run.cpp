@@ -270,16 +270,23 @@ int run_bench_search(const BenchArgs& a) {
   return 0;
 }
 
+// --predictor and the repeatable --constraint, shared by `search run` and `bench search`.
+CLI::Option* add_predictor_and_constraints(CLI::App& app, std::string& predictor, std::vector<std::string>& constraints) {
+  app.add_option("--predictor", predictor, "a predictor file (ofa search fit)")->required()->type_name("P");
+  return app
+      .add_option("--constraint", constraints,
+                  "METRIC<=LIMIT: macs, params or memory (peak float32 activation bytes); repeatable")
+      ->type_name("C")
+      ->allow_extra_args(false);
+}
+
 }  // namespace
 
 void add_search_run_command(CLI::App& search, Registry& reg) {
   auto* app = search.add_subcommand("run", "--predictor P --constraint macs<=150M [...] [--pareto macs=50M..600M:10] "
                                            "--out DIR: the best subnet under each budget");
   auto a = std::make_shared<RunArgs>();
-  app->add_option("--predictor", a->predictor, "a predictor file (ofa search fit)")->required()->type_name("P");
-  app->add_option("--constraint", a->constraints, "METRIC<=LIMIT: macs, params or memory (peak float32 activation bytes), repeatable")
-      ->type_name("C")
-      ->allow_extra_args(false);
+  add_predictor_and_constraints(*app, a->predictor, a->constraints);
   app->add_option("--pareto", a->pareto, "METRIC=LO..HI:K: K budgets from LO to HI, one search each")
       ->type_name("SPEC");
   app->add_option("--out", a->out, "where result.json files go")->required()->type_name("DIR");
@@ -298,11 +305,7 @@ void add_bench_search_command(CLI::App& bench, Registry& reg) {
   auto* app = bench.add_subcommand("search", "--predictor P [--constraint C ...]: predictor queries/s and whole "
                                              "searches on one core, against the same search without the predictor");
   auto a = std::make_shared<BenchArgs>();
-  app->add_option("--predictor", a->predictor, "a predictor file (ofa search fit)")->required()->type_name("P");
-  app->add_option("--constraint", a->constraints, "budgets to search (repeatable)")
-      ->type_name("C")
-      ->allow_extra_args(false)
-      ->capture_default_str();
+  add_predictor_and_constraints(*app, a->predictor, a->constraints)->capture_default_str();
   app->add_option("--generations", a->generations, "generations per search")->capture_default_str();
   reg.add_rank0_only(app, [a](Context&) { return run_bench_search(*a); });
 }

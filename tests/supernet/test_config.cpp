@@ -13,6 +13,7 @@
 #include "supernet/static_net.h"
 #include "supernet/subnet_config.h"
 #include "supernet/subnet_features.h"
+#include "support/tiny_run.h"
 
 namespace ofa::supernet {
 namespace {
@@ -203,13 +204,7 @@ TEST(Flops, PeakActivationMemoryByHand) {
   //   its depthwise 2400 + 24x5x5 = 3000; block 2 (residual, 5x5) depthwise 200+600+600 = 1400;
   //   block 5 (8 -> 24 -> 16, stride 2) 816; block 6 (16 -> 48 -> 16, 3x3, residual) 1008;
   //   final expand 16x9 + 32x9 = 432.
-  auto space = ofa::supernet::fmnist_space();
-  space.first_conv_width = 8;
-  space.first_block_width = 8;
-  space.stages = {{8, 2, "relu", true, 4}, {16, 2, "h_swish", true, 4}};
-  space.final_expand_width = 32;
-  space.feature_mix_width = 32;
-  space.resolutions = {20, 24, 28};
+  const auto space = tiny_space();
   auto s = ofa::supernet::min_subnet(space);
   ASSERT_EQ(s.r, 20);
   const auto p = ofa::supernet::peak_activation(space, s);
