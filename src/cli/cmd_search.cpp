@@ -17,7 +17,6 @@
 #include "core/durable_file.h"
 #include "core/error.h"
 #include "core/log.h"
-#include "data/open.h"
 #include "energy/gather.h"
 #include "energy/monitor.h"
 #include "energy/report.h"
@@ -149,15 +148,8 @@ int run_sample(const SampleArgs& a, Context& ctx) {
                      {"holdout_images", run.cfg.data.holdout}};
   if (ctx.comm.rank() == 0) check_sampling_meta(a.out, meta);
   ctx.comm.barrier();
-  const fs::path weights = fs::path(run.dir) / "supernet.pt";
-  OFA_CHECK_KIND(kIo, fs::exists(weights), weights.string(), ": no trained supernet in this run dir");
-  supernet::OFAMobileNetV3 net(run.cfg.space);
-  torch::load(net, weights.string());
-  data::OpenOptions oo;
-  oo.fashion_mnist_dir = run.cfg.data.fmnist_dir;
-  const auto data = data::open_dataset(run.cfg.data.source, oo);
+  auto trained = open_trained_run(run.cfg, run.dir);
   const auto& d = run.cfg.data;
-  const auto split = eval::split_data(data.train->size(), d.holdout, d.calib_images, run.cfg.run.seed);
   search::SampleOptions so{a.n, a.seed, d.calib_batch, run.cfg.train.eval_batch};
   SampleEnergy energy(ctx, run.cfg, a.out);
   auto last = std::chrono::steady_clock::now();
@@ -172,8 +164,8 @@ int run_sample(const SampleArgs& a, Context& ctx) {
               " were done before), ", static_cast<int>(per * 1000), " ms/subnet, ETA ",
               train::format_duration(per * static_cast<double>(p.todo_here - p.done_here)));
   };
-  const auto sum = search::sample_accuracy(ctx.comm, net, data, split, data::TransformOptions{0, false, d.mean, d.std},
-                                           choices, a.out, so, progress);
+  const auto sum = search::sample_accuracy(ctx.comm, trained.net, trained.data, trained.split,
+                                           trained.eval_transform, choices, a.out, so, progress);
   energy.finish();
   if (ctx.comm.rank() == 0) {
     const auto all = search::read_samples(a.out);

@@ -21,7 +21,6 @@
 #include "core/durable_file.h"
 #include "core/error.h"
 #include "core/log.h"
-#include "data/open.h"
 #include "eval/evaluator.h"
 #include "search/evolution.h"
 #include "core/rng.h"
@@ -46,30 +45,21 @@ struct RunArgs {
 // The run's supernet and a test-set evaluator (rank 0 alone), for --verify and --export.
 class Winners {
  public:
-  Winners(const RunConfig& cfg, const std::string& run_dir) : net_(cfg.space) {
-    const fs::path weights = fs::path(run_dir) / "supernet.pt";
-    OFA_CHECK_KIND(kIo, fs::exists(weights), weights.string(), ": no trained supernet to verify or export");
-    torch::load(net_, weights.string());
-    data::OpenOptions oo;
-    oo.fashion_mnist_dir = cfg.data.fmnist_dir;
-    data_ = data::open_dataset(cfg.data.source, oo);
-    const auto& d = cfg.data;
-    const auto split = eval::split_data(data_.train->size(), d.holdout, d.calib_images, cfg.run.seed);
-    ev_ = std::make_unique<eval::Evaluator>(eval::split_evaluator(serial_, data_, split, eval::Split::kTest,
-                                                                  data::TransformOptions{0, false, d.mean, d.std},
-                                                                  d.calib_batch, cfg.train.eval_batch));
+  Winners(const RunConfig& cfg, const std::string& run_dir) : run_(open_trained_run(cfg, run_dir)) {
+    ev_ = std::make_unique<eval::Evaluator>(eval::split_evaluator(serial_, run_.data, run_.split, eval::Split::kTest,
+                                                                  run_.eval_transform, cfg.data.calib_batch,
+                                                                  cfg.train.eval_batch));
   }
-  double test_accuracy(const supernet::SubnetConfig& s) { return ev_->evaluate(net_, {s}).at(0).accuracy; }
+  double test_accuracy(const supernet::SubnetConfig& s) { return ev_->evaluate(run_.net, {s}).at(0).accuracy; }
   void export_to(const std::string& dir, const supernet::SpaceConfig& space, const supernet::SubnetConfig& s) {
-    net_->set_active(s);
-    ev_->recalibrate(net_, s.r);  // the winner's own BN statistics, as the reference exports
-    write_export_dir(dir, space, net_);
+    run_.net->set_active(s);
+    ev_->recalibrate(run_.net, s.r);  // the winner's own BN statistics, as the reference exports
+    write_export_dir(dir, space, run_.net);
   }
 
  private:
   dist::Communicator serial_ = dist::make_serial();
-  supernet::OFAMobileNetV3 net_;
-  data::DatasetPair data_;
+  TrainedRun run_;
   std::unique_ptr<eval::Evaluator> ev_;
 };
 

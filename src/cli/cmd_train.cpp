@@ -153,24 +153,14 @@ struct EvalArgs {
 };
 
 int run_eval(const EvalArgs& a, Context& ctx) {
-  const fs::path dir = a.run_dir;
-  RunConfig cfg = load_config((dir / "config.yaml").string());
-  const fs::path weights = dir / "supernet.pt";
-  OFA_CHECK(fs::exists(weights), weights.string(), ": no trained supernet in this run dir");
-  supernet::OFAMobileNetV3 net(cfg.space);
-  torch::load(net, weights.string());
+  const RunConfig cfg = load_config((fs::path(a.run_dir) / "config.yaml").string());
+  auto run = open_trained_run(cfg, a.run_dir);
   std::string note;
   auto subnets = eval_subnets(a.subnet, cfg, note);
-  net->set_active(subnets[0]);
-
-  data::OpenOptions oo;
-  oo.fashion_mnist_dir = cfg.data.fmnist_dir;
-  auto data = data::open_dataset(cfg.data.source, oo);
-  const auto split = eval::split_data(data.train->size(), cfg.data.holdout, cfg.data.calib_images, cfg.run.seed);
-  auto ev = eval::split_evaluator(ctx.comm, data, split, eval::Split::kTest,
-                                  data::TransformOptions{0, false, cfg.data.mean, cfg.data.std}, cfg.data.calib_batch,
-                                  cfg.train.eval_batch);
-  auto res = ev.evaluate(net, subnets);
+  run.net->set_active(subnets[0]);
+  auto ev = eval::split_evaluator(ctx.comm, run.data, run.split, eval::Split::kTest, run.eval_transform,
+                                  cfg.data.calib_batch, cfg.train.eval_batch);
+  auto res = ev.evaluate(run.net, subnets);
   if (ctx.comm.rank() == 0) std::cout << (note.empty() ? "" : note + "\n") << train::Progress::table(res);
   return 0;
 }
@@ -220,6 +210,20 @@ void add_report(CLI::App& root, Registry& reg) {
 }
 
 }  // namespace
+
+TrainedRun open_trained_run(const RunConfig& cfg, const std::string& run_dir) {
+  const fs::path weights = fs::path(run_dir) / "supernet.pt";
+  OFA_CHECK_KIND(kIo, fs::exists(weights), weights.string(), ": no trained supernet in this run dir");
+  TrainedRun run;
+  run.net = supernet::OFAMobileNetV3(cfg.space);
+  torch::load(run.net, weights.string());
+  data::OpenOptions oo;
+  oo.fashion_mnist_dir = cfg.data.fmnist_dir;
+  run.data = data::open_dataset(cfg.data.source, oo);
+  run.split = eval::split_data(run.data.train->size(), cfg.data.holdout, cfg.data.calib_images, cfg.run.seed);
+  run.eval_transform = data::TransformOptions{0, false, cfg.data.mean, cfg.data.std};
+  return run;
+}
 
 void add_train_commands(CLI::App& root, Registry& reg) {
   add_train(root, reg);

@@ -12,8 +12,10 @@
 #include "core/runtime.h"
 #include "dist/communicator.h"
 #include "dist/launch_env.h"
+#include "eval/evaluator.h"
 #include "supernet/ofa_mbv3.h"
 #include "supernet/subnet_config.h"
+#include "train/train_config.h"
 
 namespace CLI {
 class App;
@@ -60,6 +62,17 @@ void add_supernet_commands(CLI::App& root, Registry& reg);  // cmd_supernet.cpp:
 void add_bench_commands(CLI::App& root, Registry& reg);    // cmd_bench.cpp: bench supernet|reducer|ckpt
 void add_search_commands(CLI::App& root, Registry& reg);    // cmd_search.cpp: search sample|fit|predict|run
 void add_bench_search_command(CLI::App& bench, Registry& reg);  // cmd_search_run.cpp: bench search
+
+/// A trained run as the tools after training see it: RUN_DIR/supernet.pt in the run's space, the
+/// run's data and its split (the trainer's), and the evaluation transform (no augmentation).
+/// kIo naming the file when supernet.pt is missing (cmd_train.cpp).
+struct TrainedRun {
+  supernet::OFAMobileNetV3 net{nullptr};
+  data::DatasetPair data;
+  eval::DataSplit split;
+  data::TransformOptions eval_transform;
+};
+TrainedRun open_trained_run(const train::RunConfig& cfg, const std::string& run_dir);
 
 /// Writes the active subnet of `net` as `ofa export` does (weights.pt, net.config, subnet.json,
 /// info.json, space.yaml) with the BN statistics the network holds now (cmd_supernet.cpp).
