@@ -5,6 +5,7 @@
 // min, max and grid are those of what the run's phases trained (train/trained_space.h).
 #include <CLI/CLI.hpp>
 #include <torch/torch.h>
+#include <yaml-cpp/yaml.h>
 
 #include <cmath>
 #include <filesystem>
@@ -36,17 +37,35 @@ namespace ofa::cli {
 namespace {
 
 struct TrainArgs {
-  std::string config, run_dir;
+  std::string config, run_dir, init;
   std::vector<std::string> sets;
   std::optional<std::string> resume;
   bool no_resume = false;
 };
 
+// train.init names a run trained here: its config's space must be this config's (same tensors).
+void check_init_space(const RunConfig& cfg) {
+  const fs::path init(cfg.train.init);
+  const fs::path run_cfg = fs::is_directory(init) ? init / "config.yaml" : init.parent_path() / "config.yaml";
+  if (!fs::exists(run_cfg)) return;  // a bare supernet.pt: loading checks the tensors
+  const RunConfig other = load_config(run_cfg.string());
+  OFA_CHECK(dump_space(other.space) == dump_space(cfg.space), "train.init: ", run_cfg.string(),
+            " trained another space than this config's (space: sections differ); fine-tuning needs the same space");
+}
+
 RunConfig resolve_train_config(const TrainArgs& a) {
-  RunConfig cfg = load_config(a.config, a.sets);
+  auto sets = a.sets;
+  if (!a.init.empty()) {  // as --set train.init="PATH", quoted so that any path reads back as itself
+    YAML::Emitter quoted;
+    quoted << YAML::DoubleQuoted << a.init;
+    sets.push_back(std::string("train.init=") + quoted.c_str());
+  }
+  RunConfig cfg = load_config(a.config, sets);
   if (!a.run_dir.empty()) cfg.run.dir = a.run_dir;
   if (a.resume) cfg.checkpoint.resume = *a.resume;
   if (a.no_resume) cfg.checkpoint.resume = "none";
+  if (!cfg.train.init.empty()) check_init_space(cfg);
+  energy::read_scratch_runs(cfg.energy.scratch_runs);  // fail now, not after training
   if (cfg.checkpoint.resume != "auto" && cfg.checkpoint.resume != "none")
     OFA_CHECK(fs::exists(fs::path(cfg.checkpoint.resume) / "manifest.json"), "--resume ", cfg.checkpoint.resume,
               ": not a committed checkpoint directory (no manifest.json)");
@@ -116,6 +135,8 @@ void add_train(CLI::App& root, Registry& reg) {
                                                         "directory (default: checkpoint.resume)")
                      ->type_name("auto|CHECKPOINT_DIR");
   app->add_flag("--no-resume", a->no_resume, "start afresh even if the run dir has checkpoints")->excludes(resume);
+  app->add_option("--init", a->init, "start from a trained run's supernet (finetune phases; sets train.init)")
+      ->type_name("RUN_DIR");
   reg.add(app, [a](Context& ctx) { return run_train(*a, ctx); });
 }
 

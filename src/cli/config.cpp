@@ -11,6 +11,7 @@ template <class V> void visit(V& v, supernet::StageSpec& s);
 template <class V> void visit(V& v, supernet::SpaceConfig& s);
 template <class V> void visit(V& v, RunOptions& r);
 template <class V> void visit(V& v, DataOptions& d);
+template <class V> void visit(V& v, train::EarlyBirdOptions& e);
 template <class V> void visit(V& v, PhaseConfig& p);
 template <class V> void visit(V& v, TrainConfig& t);
 template <class V> void visit(V& v, DistOptions& d);
@@ -20,10 +21,14 @@ template <class V> void visit(V& v, RunConfig& c);
 }  // namespace ofa::cli
 
 #include <filesystem>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
 
 #include "ckpt/crc32c.h"
 #include "cli/carbon_files.h"
 #include "cli/config_schema.h"
+#include "train/grid.h"
 #include "train/trainer.h"
 
 namespace ofa::cli {
@@ -96,6 +101,16 @@ void visit(V& v, DataOptions& d) {
 }
 
 template <class V>
+void visit(V& v, train::EarlyBirdOptions& e) {
+  v.field("enabled", e.enabled);
+  v.field("prune_ratio", e.prune_ratio, Range{0.01, 0.99});
+  v.field("fifo", e.fifo, Range{2, 100});
+  v.field("epsilon", e.epsilon, Range{0, 1});
+  v.field("every_steps", e.every_steps, kNonNegative);
+  v.field("l1", e.l1, Range{0, 1});
+}
+
+template <class V>
 void visit(V& v, PhaseConfig& p) {
   v.field("name", p.name);
   v.field("ks_list", p.ks_list, Range{1, 15});
@@ -109,6 +124,10 @@ void visit(V& v, PhaseConfig& p) {
   v.field("base_lr", p.base_lr, Range{0, 100});
   v.field("sort", p.sort, EnumWords<train::ChannelSort>(train::kChannelSortWords));
   v.field("distill", p.distill);
+  if (!V::kWriting || p.kind != train::PhaseKind::kPs)
+    v.field("kind", p.kind, EnumWords<train::PhaseKind>(train::kPhaseKindWords));
+  if (!V::kWriting || !p.subnet.empty()) v.field("subnet", p.subnet);
+  if (!V::kWriting || p.early_bird.enabled) v.section("early_bird", p.early_bird);
 }
 
 template <class V>
@@ -122,6 +141,7 @@ void visit(V& v, TrainConfig& t) {
   v.field("kd_weight", t.kd_weight, Range{0, 100});
   v.field("kd_temperature", t.kd_temperature, Range{1e-3, 100});
   v.list("phases", t.phases);
+  if (!V::kWriting || !t.init.empty()) v.field("init", t.init);
   v.field("log_every", t.log_every, Range{1, 1e9});
   v.field("metrics_every", t.metrics_every, Range{0, 1e9});
   v.field("nan_policy", t.nan_policy, EnumWords<train::NanPolicy>(train::kNanPolicyWords));
@@ -180,6 +200,7 @@ void visit(V& v, energy::EnergyOptions& e) {
   v.field("amortize_k", e.amortize_k, Range{1, 1e6});
   v.field("full_segment", e.full_segment);
   v.field("scratch_samples", e.scratch_samples, kNonNegative);
+  if (!V::kWriting || !e.scratch_runs.empty()) v.field("scratch_runs", e.scratch_runs);
   v.field("sacct", e.sacct);
 }
 
@@ -196,6 +217,23 @@ void visit(V& v, RunConfig& c) {
 
 namespace {
 
+// A phase's `subnet:` naming a JSON file (a search result.json, a subnet.json) is replaced by the
+// file's JSON text, so the run's resolved config.yaml carries the subnet itself.
+void inline_subnet_files(const ConfigTree& tree, std::vector<PhaseConfig>& phases) {
+  for (size_t i = 0; i < phases.size(); ++i) {
+    std::string& spec = phases[i].subnet;
+    if (spec.empty() || spec == "max" || spec == "min" || spec.find('{') != std::string::npos) continue;
+    const std::string key = "train.phases[" + std::to_string(i) + "].subnet";
+    std::ifstream in(spec);
+    if (!in) fail(ErrorKind::kUsage, tree.where(key), ": '", key, "': ", spec, " is not max, min, subnet JSON or a readable file");
+    try {
+      spec = nlohmann::json::parse(in).dump();
+    } catch (const nlohmann::json::exception& e) {
+      fail(ErrorKind::kUsage, tree.where(key), ": '", key, "': ", spec, " is not a JSON file: ", e.what());
+    }
+  }
+}
+
 // Struct-level checks that need more than one key; errors point at the section.
 void cross_check(const ConfigTree& tree, RunConfig& c) {
   try {
@@ -208,7 +246,9 @@ void cross_check(const ConfigTree& tree, RunConfig& c) {
     fail(ErrorKind::kUsage, tree.where("data.mean"), ": 'data.mean' and 'data.std' need 1 or ",
          c.space.in_channels, " (space.in_channels) values each");
   if (c.train.phases.empty()) return;  // a config used for tools only (describe, data)
+  inline_subnet_files(tree, c.train.phases);
   try {
+    train::resolve_fixed_phases(c.space, c.train.phases);
     train::validate_train_config(c);
   } catch (const Error& e) {
     fail(ErrorKind::kUsage, tree.where("train"), ": ", e.what());

@@ -34,6 +34,7 @@ template <class T> struct is_vector<std::vector<T>> : std::true_type {};
 
 class Reader {
  public:
+  static constexpr bool kWriting = false;
   explicit Reader(const ConfigTree& tree) : tree_(tree), node_(tree.root()) {}
 
   template <class T, class C = NoCheck>
@@ -80,6 +81,9 @@ class Reader {
 
 class Writer {
  public:
+  /// visit() functions leave out optional keys at their defaults when writing (kWriting), so a
+  /// resolved config, and its hash, stay the same as before those keys existed.
+  static constexpr bool kWriting = true;
   Writer() { out_ << YAML::BeginMap; }
   template <class T, class C = NoCheck>
   void field(const char* key, const T& v, C = {}) {

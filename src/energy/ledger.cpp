@@ -48,6 +48,10 @@ void Ledger::add_warning(const std::string& text) {
   if (std::find(warnings_.begin(), warnings_.end(), text) == warnings_.end()) warnings_.push_back(text);
 }
 
+void Ledger::add_skipped(const Skipped& s) {
+  if (std::find(skipped_.begin(), skipped_.end(), s) == skipped_.end()) skipped_.push_back(s);
+}
+
 void Ledger::merge(const Ledger& other) {
   for (const std::string& s : other.segment_order_) note_segment(s);
   for (const auto& [source, kind] : other.kinds_) {
@@ -67,6 +71,7 @@ void Ledger::merge(const Ledger& other) {
   for (const auto& [who, c] : other.costs_) add_cost(who, c.samples, c.seconds);
   for (const auto& [name, j] : other.external_) external_[name] = std::max(external_[name], j);
   for (const std::string& w : other.warnings_) add_warning(w);
+  for (const Skipped& s : other.skipped_) add_skipped(s);
 }
 
 json Ledger::to_json() const {
@@ -95,6 +100,10 @@ json Ledger::to_json() const {
   }
   j["external"] = external_;
   j["warnings"] = warnings_;
+  if (!skipped_.empty()) {  // absent before the first early phase end (older ledgers read the same)
+    j["skipped"] = json::array();
+    for (const auto& s : skipped_) j["skipped"].push_back({{"segment", s.segment}, {"samples", s.samples}, {"reason", s.reason}});
+  }
   return j;
 }
 
@@ -125,6 +134,9 @@ Ledger Ledger::from_json(const json& j) {
       for (const auto& [name, joules] : j.at("external").items()) l.external_[name] = joules.get<double>();
     if (j.contains("warnings"))
       for (const auto& w : j.at("warnings")) l.add_warning(w.get<std::string>());
+    if (j.contains("skipped"))
+      for (const auto& s : j.at("skipped"))
+        l.add_skipped({s.at("segment").get<std::string>(), s.at("samples").get<int64_t>(), s.at("reason").get<std::string>()});
   } catch (const json::exception& e) {
     fail(ErrorKind::kData, "energy ledger: ", e.what());
   }

@@ -33,6 +33,15 @@ struct SegmentRecord {
   std::map<std::string, double> joules;  // by source
 };
 
+/// Samples a segment did not run because training ended it early (an Early-Bird ticket): the
+/// report prices them at the segment's measured joules per sample.
+struct Skipped {
+  std::string segment;
+  int64_t samples = 0;
+  std::string reason;
+  bool operator==(const Skipped& o) const { return segment == o.segment && samples == o.samples && reason == o.reason; }
+};
+
 /// What the monitor itself cost on one rank: samples taken and seconds spent taking them.
 struct MonitorCost {
   int64_t samples = 0;
@@ -50,6 +59,8 @@ class Ledger {
   void set_external(const std::string& name, double joules);
   /// A warning every report must show (a fallback to an estimate, a lost zone); kept once.
   void add_warning(const std::string& text);
+  /// Samples of `segment` not run (recorded once, by rank 0); kept once.
+  void add_skipped(const Skipped& s);
 
   void merge(const Ledger& other);
   nlohmann::json to_json() const;
@@ -64,6 +75,7 @@ class Ledger {
   const std::map<RankKey, MonitorCost>& costs() const { return costs_; }
   const std::map<std::string, double>& external() const { return external_; }
   const std::vector<std::string>& warnings() const { return warnings_; }
+  const std::vector<Skipped>& skipped() const { return skipped_; }
 
   double total_joules() const;
   std::map<std::string, double> joules_by_source() const;
@@ -84,6 +96,7 @@ class Ledger {
   std::map<RankKey, MonitorCost> costs_;
   std::map<std::string, double> external_;
   std::vector<std::string> warnings_;
+  std::vector<Skipped> skipped_;
 };
 
 }  // namespace ofa::energy

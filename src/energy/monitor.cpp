@@ -65,6 +65,11 @@ void Monitor::restore(const Ledger& previous) {
   base_.merge(previous);
 }
 
+void Monitor::add_skipped(const std::string& segment, int64_t samples, const std::string& reason) {
+  std::lock_guard<std::mutex> lock(mu_);
+  measured_.add_skipped({segment, samples, reason});
+}
+
 void Monitor::start() {
   std::unique_lock<std::mutex> lock(mu_);
   OFA_CHECK(!running_ && !stopped_, "energy monitor: start() called twice");

@@ -64,6 +64,8 @@ class Monitor {
   /// Samples (images) this rank processed in the open segment; lock-free, call every step.
   void add_samples(int64_t n) { pending_samples_.fetch_add(n, std::memory_order_relaxed); }
 
+  /// Samples of `segment` that will not run (see Ledger::add_skipped); rank 0 records them.
+  void add_skipped(const std::string& segment, int64_t samples, const std::string& reason);
   /// The restored ledger plus everything measured so far (a fresh sample first while running).
   Ledger ledger();
   /// Hands over the rows kept since the last drain and forgets them (the trainer appends them to

@@ -38,6 +38,9 @@ struct EnergyOptions {
   int amortize_k = 40;            // OFA (Cai et al. 2020) Table 1 counts 40 deployment scenarios
   std::string full_segment;       // the full-network segment; empty: the first segment
   double scratch_samples = 0;     // samples to train one network from scratch; 0: full segment's
+  /// Run dirs of real from-scratch runs (their report/ledger.json): when set, the amortization
+  /// uses their measured energy per network (mean, with its spread) instead of the estimate.
+  std::vector<std::string> scratch_runs;
 
   std::string sacct = "sacct";    // the sacct executable (tests substitute a script)
 };

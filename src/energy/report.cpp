@@ -13,6 +13,7 @@
 
 #include "core/durable_file.h"
 #include "core/error.h"
+#include "energy/amortization.h"
 #include "energy/svg.h"
 
 namespace ofa::energy {
@@ -32,56 +33,6 @@ const char* kMethod =
     "sources (NVML, GPU estimate) once per rank for its own GPU, so nothing is counted twice. Counters are "
     "differenced (kind counter); sampled power is integrated over the sampling interval (kind sampled_power); "
     "an estimate is configured watts x utilisation (kind estimate).";
-
-json amortization(const ReportInput& in, double run_joules) {
-  const Ledger& l = in.ledger;
-  json a;
-  std::string full = in.full_segment;
-  if (full.empty())
-    for (const std::string& s : l.segments())
-      if (l.segment_samples(s) > 0) {
-        full = s;
-        break;
-      }
-  const int64_t samples = full.empty() ? 0 : l.segment_samples(full);
-  const double full_j = full.empty() ? 0 : l.segment_joules(full);
-  if (samples <= 0 || full_j <= 0) {
-    a["available"] = false;
-    a["reason"] = full.empty() ? "no segment reported samples (Monitor::add_samples), so no energy per sample"
-                               : "segment '" + full + "' has no samples or no energy";
-    return a;
-  }
-  const double per_sample = full_j / double(samples);
-  const double scratch_samples = in.scratch_samples > 0 ? in.scratch_samples : double(samples);
-  const double one = per_sample * scratch_samples;
-  a["available"] = true;
-  a["full_segment"] = full;
-  a["full_segment_joules"] = full_j;
-  a["full_segment_samples"] = samples;
-  a["joules_per_sample"] = per_sample;
-  a["scratch_samples"] = scratch_samples;
-  a["scratch_samples_basis"] = in.scratch_samples > 0 ? "energy.scratch_samples" : "the full segment's samples";
-  a["scratch_joules_per_network"] = one;
-  a["supernet_joules"] = run_joules;
-  a["k_max"] = in.amortize_k;
-  a["break_even_k"] = int64_t(std::ceil(run_joules / one - 1e-9));
-  a["series"] = json::array();
-  for (int k = 1; k <= in.amortize_k; ++k) {
-    a["series"].push_back({{"k", k},
-                           {"scratch_joules", k * one},
-                           {"scratch_co2e_g", carbon_of(k * one, in.carbon).co2e_g},
-                           {"supernet_joules", run_joules},
-                           {"supernet_co2e_g", carbon_of(run_joules, in.carbon).co2e_g}});
-  }
-  a["method"] =
-      "The supernet line is this run's measured energy (all segments), trained once for every deployment. Each "
-      "specialised network trained from scratch is estimated as (joules per sample measured in segment '" +
-      full + "', where the full network trains) x (" + svg::fmt(scratch_samples, 6) +
-      " samples, " + a["scratch_samples_basis"].get<std::string>() +
-      "); K networks cost K times that. Search and fine-tuning of each deployed subnet are not counted on either "
-      "side. Break-even K = ceil(run energy / energy of one network from scratch).";
-  return a;
-}
 
 // Wall seconds of all segments (the denominator of the monitor's share of wall time).
 double total_seconds(const Ledger& l) {
@@ -220,7 +171,8 @@ json build_carbon_json(const ReportInput& in) {
   j["nodes"] = nodes_json(l, c);
   j["segments"] = segments_json(l, c);
   j["equivalents"] = equivalents_json(total, c);
-  j["amortization"] = amortization(in, total);
+  j["amortization"] = amortization_json(in, total);
+  j["not_spent"] = not_spent_json(l);
   j["cross_checks"] = cross_checks_json(l);
   j["monitor"] = monitor_json(l, seconds);
   j["series"] = series_json(in.series);
@@ -248,6 +200,15 @@ std::string summary_text(const json& r) {
     os << " (" << svg::fmt(e.at("km").get<double>()) << " km by car at " << svg::fmt(e.at("g_per_km").get<double>())
        << " g/km, " << e.at("source").get<std::string>() << ")";
   }
+  if (r.contains("not_spent"))
+    for (const auto& e : r.at("not_spent"))
+      os << "\nnot spent: " << svg::fmt(e.at("joules_not_spent").get<double>() / 1000) << " kJ in "
+         << e.at("segment").get<std::string>() << " (" << e.at("samples_skipped").get<int64_t>() << " samples not run: "
+         << e.at("reason").get<std::string>() << ")";
+  const json& a = r.at("amortization");
+  if (a.value("available", false))
+    os << "\namortization: break-even K = " << a.at("break_even_k").get<int64_t>() << " networks from scratch ("
+       << a.at("basis").get<std::string>() << ")";
   for (const auto& n : f.at("notes")) os << "\nnote: " << n.get<std::string>();
   return os.str();
 }
@@ -288,6 +249,7 @@ ReportPaths regenerate_report(const std::string& run_dir, const EnergyOptions& o
   in.amortize_k = options.amortize_k;
   in.full_segment = options.full_segment;
   in.scratch_samples = options.scratch_samples;
+  in.scratch_runs = read_scratch_runs(options.scratch_runs);
   return write_report(run_dir, in);
 }
 

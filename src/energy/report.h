@@ -3,15 +3,14 @@
 // ledger, the power series (energy.csv) and the resolved carbon factors; regenerate_report() does
 // it again from the files alone, which is what `ofa report RUN_DIR` calls.
 //
-// Amortization: this run's measured energy E_run against K networks trained from scratch, each
-// estimated as e x S, where e = joules per sample measured in the full-network segment and S =
-// that segment's samples (or EnergyOptions::scratch_samples). Break-even K = ceil(E_run / (e S)).
+// Amortization against K networks trained from scratch, measured or estimated: amortization.h.
 #pragma once
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "energy/amortization.h"
 #include "energy/carbon.h"
 #include "energy/ledger.h"
 #include "energy/options.h"
@@ -27,6 +26,7 @@ struct ReportInput {
   int amortize_k = 40;
   std::string full_segment;       // empty: the first segment with samples
   double scratch_samples = 0;     // 0: the full segment's samples
+  std::vector<ScratchRun> scratch_runs;  // non-empty: amortize against their measured energy
 };
 
 nlohmann::json build_carbon_json(const ReportInput& in);

@@ -159,6 +159,8 @@ std::string amortization_section(const json& a, const json& carbon) {
   if (!a.at("available").get<bool>()) {
     return s + "<p>Not available: " + escape(a.at("reason").get<std::string>()) + "</p></section>";
   }
+  const bool measured = a.value("basis", "estimate") == "measured";
+  const std::string basis = measured ? "measured" : "estimated";
   Unit u = energy_unit(a.at("series").back().at("scratch_joules").get<double>());
   Points sup, scr;
   for (const json& p : a.at("series")) {
@@ -167,25 +169,53 @@ std::string amortization_section(const json& a, const json& carbon) {
     scr.emplace_back(k, p.at("scratch_joules").get<double>() / u.joules);
   }
   std::vector<svg::Line> lines = {{"this supernet run (measured, trained once)", svg::palette(0), false, {sup}},
-                                  {"K networks from scratch (estimated)", svg::palette(1), true, {scr}}};
+                                  {"K networks from scratch (" + basis + ")", svg::palette(1), true, {scr}}};
   s += "<figure id=\"fig-amortization\">" +
        svg::line_chart({"chart-amortization", "Supernet energy against K networks trained from scratch",
                         "K (specialised networks needed)", std::string("energy (") + u.name + ")", true},
                        lines) +
        "<figcaption>Energy of this run against K specialised networks trained from scratch. Sources: measured run "
-       "energy from " + escape(source_list(carbon)) + "; the from-scratch line is an estimate (method below)."
-       "</figcaption></figure>";
+       "energy from " + escape(source_list(carbon)) + "; the from-scratch line is " +
+       (measured ? "measured on real from-scratch runs" : "an estimate") + " (method below).</figcaption></figure>";
   s += "<table>" + head({"quantity", "value", "basis"});
-  s += "<tr>" + cell("joules per sample in " + a.at("full_segment").get<std::string>()) +
-       cell(fmt(a.at("joules_per_sample").get<double>()) + " J", true) + cell("measured") + "</tr>";
-  s += "<tr>" + cell("samples per network from scratch") + cell(fmt(a.at("scratch_samples").get<double>(), 6), true) +
-       cell(a.at("scratch_samples_basis").get<std::string>()) + "</tr>";
+  if (a.contains("joules_per_sample"))
+    s += "<tr>" + cell("joules per sample in " + a.at("full_segment").get<std::string>()) +
+         cell(fmt(a.at("joules_per_sample").get<double>()) + " J", true) + cell("measured") + "</tr>";
+  if (measured) {
+    const json& m = a.at("scratch_measured");
+    for (const json& r : m.at("runs"))
+      s += "<tr>" + cell("from-scratch run " + r.at("dir").get<std::string>()) +
+           cell(fmt(r.at("joules").get<double>() / u.joules) + " " + u.name, true) + cell("measured (its ledger)") + "</tr>";
+    s += "<tr>" + cell("spread (min / max / standard deviation)") +
+         cell(fmt(m.at("min").get<double>() / u.joules) + " / " + fmt(m.at("max").get<double>() / u.joules) + " / " +
+              fmt(m.at("stddev").get<double>() / u.joules) + " " + u.name, true) + cell("measured") + "</tr>";
+  } else {
+    s += "<tr>" + cell("samples per network from scratch") + cell(fmt(a.at("scratch_samples").get<double>(), 6), true) +
+         cell(a.at("scratch_samples_basis").get<std::string>()) + "</tr>";
+  }
   s += "<tr>" + cell("energy of one network from scratch") +
-       cell(fmt(a.at("scratch_joules_per_network").get<double>() / u.joules) + " " + u.name, true) + cell("estimate") +
-       "</tr>";
+       cell(fmt(a.at("scratch_joules_per_network").get<double>() / u.joules) + " " + u.name, true) +
+       cell(measured ? "measured (mean of the runs)" : "estimate") + "</tr>";
   s += "<tr>" + cell("break-even K") + cell(std::to_string(a.at("break_even_k").get<int64_t>()), true) +
        cell("ceil(run energy / one network)") + "</tr></table>";
   return s + "<p class=\"method\">" + escape(a.at("method").get<std::string>()) + "</p></section>";
+}
+
+// Energy an early phase end (an Early-Bird ticket) did not spend; nothing when none ended early.
+std::string not_spent_section(const json& ns) {
+  if (ns.empty()) return "";
+  std::string s = "<section id=\"not-spent\"><h2>Energy not spent</h2><table>" +
+                  head({"segment", "samples not run", "J per sample (measured)", "energy not spent", "reason"});
+  for (const json& e : ns) {
+    const Unit u = energy_unit(e.at("joules_not_spent").get<double>());
+    s += "<tr>" + cell(e.at("segment").get<std::string>()) + cell(fmt(e.at("samples_skipped").get<double>(), 6), true) +
+         cell(fmt(e.at("joules_per_sample").get<double>()), true) +
+         cell(fmt(e.at("joules_not_spent").get<double>() / u.joules) + " " + u.name + " (" +
+              fmt(100 * e.at("saved_share").get<double>()) + " % of the phase)", true) +
+         cell(e.at("reason").get<std::string>()) + "</tr>";
+  }
+  return s + "</table><p class=\"method\">Priced at the segment's measured joules per sample: the samples it did "
+             "not run x (its energy / the samples it ran).</p></section>";
 }
 
 // The title, the headline figures and, when part of the energy is estimated, the banner saying so.
@@ -336,6 +366,7 @@ std::string render_carbon_html(const json& c, const std::vector<SeriesRow>& seri
   h += phases_section(c, sources);
   h += co2e_section(series, t0, tu, c.at("carbon_factors"), sources);
   h += amortization_section(c.at("amortization"), c) + "\n";
+  if (c.contains("not_spent")) h += not_spent_section(c.at("not_spent"));
   h += per_source_section(c);
   h += per_node_section(c);
   h += equivalents_section(c);

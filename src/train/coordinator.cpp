@@ -5,6 +5,7 @@
 
 #include "core/error.h"
 #include "core/rng.h"
+#include "train/grid.h"
 
 namespace ofa::train {
 
@@ -43,6 +44,11 @@ StepPlan Coordinator::sample(int phase_index, const PhaseConfig& phase, int64_t 
   StepPlan p;
   p.phase = phase_index;
   p.step = step;
+  if (is_fixed(phase)) {  // scratch / finetune: the one subnet at its resolution, every step
+    p.subnets.push_back(fixed_subnet(space_, phase));
+    p.resolution = p.subnets[0].r;
+    return p;
+  }
   // One resolution per step, shared by all its subnets (one image size per batch).
   p.resolution = phase.resolutions[rng.uniform_int(phase.resolutions.size())];
   const bool sandwich = phase.sampling == Sampling::kSandwich;

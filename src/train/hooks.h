@@ -5,8 +5,11 @@
 //   on_phase_start      before a phase's first step of this job (also a resumed phase)
 //   on_loss             each subnet's loss of a step, before its backward
 //   vote                this rank's values for the step's one all-reduce (summed over ranks)
+//   before_update       after the gradient reduction, before the optimizer step (not on a
+//                       skipped step): the gradients are the reduced ones, the same on every rank
 //   on_step_end         after the reduction and the optimizer step, with the reduced loss and
-//                       this hook's summed votes; may ask for a checkpoint or a preemption stop
+//                       this hook's summed votes; may ask for a checkpoint, a preemption stop,
+//                       or the end of the phase
 //   on_epoch_end        after an epoch's last step (and its validation, if any)
 //   on_phase_end        after a phase's last step, before its phase-end checkpoint
 //   on_checkpoint       after a checkpoint committed
@@ -54,6 +57,8 @@ struct StepActions {
   bool checkpoint = false;  // write a checkpoint after this step ("interval")
   bool preempt = false;     // checkpoint ("preempt") and stop the run; exit code 75
   int signal = 0;           // with preempt: the signal that asked for it
+  bool end_phase = false;   // end the phase after this step (its remaining steps are not run)
+  std::string end_reason;   // with end_phase: why, for the log, metrics.jsonl and the energy ledger
 };
 
 struct EpochEvent {
@@ -81,6 +86,7 @@ class TrainerHook {
   virtual int vote_slots() const { return 0; }
   /// Writes this rank's vote_slots() values at `slots` (zeros there before the call).
   virtual void vote(int64_t global_step, double* slots) {}
+  virtual void before_update(int64_t global_step) {}
   virtual void on_step_end(const StepEvent&, StepActions&) {}
   virtual void on_epoch_end(const EpochEvent&) {}
   virtual void on_phase_end(const PhaseEvent&) {}

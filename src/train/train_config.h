@@ -35,6 +35,14 @@ enum class DeviceChoice { kAuto, kCpu, kCuda };
 inline constexpr EnumWord<DeviceChoice> kDeviceWords[] = {
     {"auto", DeviceChoice::kAuto}, {"cpu", DeviceChoice::kCpu}, {"cuda", DeviceChoice::kCuda}};
 
+/// What a phase trains: the progressive-shrinking supernet (ps, the default), or one fixed subnet
+/// (`subnet:`) from random weights (scratch: no teacher) or from a trained supernet's weights
+/// (finetune: train.init; may distill from that supernet's full network).
+enum class PhaseKind { kPs, kScratch, kFinetune };
+inline constexpr EnumWord<PhaseKind> kPhaseKindWords[] = {
+    {"ps", PhaseKind::kPs}, {"scratch", PhaseKind::kScratch}, {"finetune", PhaseKind::kFinetune}};
+
+inline const char* to_string(PhaseKind v) { return EnumWords<PhaseKind>(kPhaseKindWords).word(v); }
 inline const char* to_string(Sampling v) { return EnumWords<Sampling>(kSamplingWords).word(v); }
 inline const char* to_string(ChannelSort v) { return EnumWords<ChannelSort>(kChannelSortWords).word(v); }
 inline const char* to_string(NanPolicy v) { return EnumWords<NanPolicy>(kNanPolicyWords).word(v); }
@@ -59,7 +67,21 @@ struct DataOptions {
   int64_t calib_batch = 200;
 };
 
-/// One progressive-shrinking phase: what it samples and how long and fast it trains.
+/// Early-Bird tickets (You et al. 2020) for the full-network phase (train/early_bird.h): every
+/// `every_steps` steps (0: every epoch) the mask keeping the top (1 - prune_ratio) of the |gamma|
+/// of the BN layers over the blocks' hidden channels (one global threshold) joins a FIFO of `fifo`
+/// masks; when the newest is within `epsilon` (normalised Hamming distance) of every other one, the
+/// phase ends. l1 > 0 adds l1 x sign(gamma) to those BN weights' gradients (network slimming).
+struct EarlyBirdOptions {
+  bool enabled = false;
+  double prune_ratio = 0.5;
+  int fifo = 5;
+  double epsilon = 0.1;
+  int64_t every_steps = 0;
+  double l1 = 0;
+};
+
+/// One phase: what it samples (or the one subnet it trains) and how long and fast it trains.
 struct PhaseConfig {
   std::string name = "full";
   std::vector<int> ks_list{7}, expand_list{6}, depth_list{4}, resolutions{28};
@@ -70,6 +92,11 @@ struct PhaseConfig {
   double base_lr = 0.05;      // per shard (per GPU in the paper); peak = base_lr x world x grad_accum
   ChannelSort sort = ChannelSort::kNone;  // channel sort at phase start
   bool distill = true;        // KD from the teacher (the phase-0 network); phase 0 has none
+  PhaseKind kind = PhaseKind::kPs;
+  /// scratch/finetune: the subnet, as max | min | subnet JSON text ({"ks": [...], "e": [...],
+  /// "d": [...], "r": R}); cli replaces a JSON file's path by its text. The lists above are unused.
+  std::string subnet;
+  EarlyBirdOptions early_bird;  // phase 0 only
 };
 
 struct TrainConfig {
@@ -82,6 +109,9 @@ struct TrainConfig {
   double kd_weight = 1.0;
   double kd_temperature = 1.0;
   std::vector<PhaseConfig> phases;
+  /// finetune phases: the trained supernet to start from (a run dir with supernet.pt, or the file);
+  /// a distilling finetune phase learns from its full network.
+  std::string init;
   int log_every = 50;        // progress line every N steps when not on a terminal
   int metrics_every = 50;    // metrics.jsonl record every N steps
   NanPolicy nan_policy = NanPolicy::kStop;

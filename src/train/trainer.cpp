@@ -13,6 +13,8 @@
 #include "dist/reducer.h"
 #include "train/batches.h"
 #include "train/coordinator.h"
+#include "train/early_bird.h"
+#include "train/grid.h"
 #include "train/progress.h"
 #include "train/trainer_state.h"
 
@@ -40,6 +42,19 @@ void copy_state(torch::nn::Module& dst, const torch::nn::Module& src) {
   for (auto& kv : dst.named_buffers()) kv.value().copy_(sb[kv.key()]);
 }
 
+// train.init: a run dir (its supernet.pt) or the file itself, loaded on every rank.
+void load_init(supernet::OFAMobileNetV3& net, const std::string& init) {
+  fs::path file = fs::is_directory(init) ? fs::path(init) / "supernet.pt" : fs::path(init);
+  OFA_CHECK_KIND(kIo, fs::exists(file), "train.init: ", file.string(), ": no trained supernet there");
+  try {
+    torch::load(net, file.string());
+  } catch (const c10::Error& e) {
+    fail(ErrorKind::kData, "train.init: ", file.string(), ": not a supernet of this config's space: ",
+         e.what_without_backtrace());
+  }
+  log::info("weights from ", file.string(), " (train.init)");
+}
+
 }  // namespace
 
 void validate_train_config(const RunConfig& cfg) {
@@ -52,18 +67,35 @@ void validate_train_config(const RunConfig& cfg) {
     for (int v : sub)
       OFA_CHECK(std::find(all.begin(), all.end(), v) != all.end(), what, ": ", v, " is not a choice of the space");
   };
+  // A distilling phase needs a teacher: phase 0's network (a ps phase 0 without distillation),
+  // or the full network of train.init.
+  const bool teacher_from_phase0 = t.phases[0].kind == PhaseKind::kPs && !t.phases[0].distill;
   for (size_t i = 0; i < t.phases.size(); ++i) {
     const auto& ph = t.phases[i];
     const std::string at = "train.phases[" + std::to_string(i) + "]";
-    inside(ph.ks_list, cfg.space.ks_list, at + ".ks_list");
-    inside(ph.expand_list, cfg.space.expand_list, at + ".expand_list");
-    inside(ph.depth_list, cfg.space.depth_list, at + ".depth_list");
-    inside(ph.resolutions, cfg.space.resolutions, at + ".resolutions");
+    if (is_fixed(ph)) {
+      fixed_subnet(cfg.space, ph);  // throws naming the phase
+    } else {
+      inside(ph.ks_list, cfg.space.ks_list, at + ".ks_list");
+      inside(ph.expand_list, cfg.space.expand_list, at + ".expand_list");
+      inside(ph.depth_list, cfg.space.depth_list, at + ".depth_list");
+      inside(ph.resolutions, cfg.space.resolutions, at + ".resolutions");
+      OFA_CHECK(ph.subnet.empty(), at, ".subnet is for kind scratch or finetune (this phase is ps)");
+    }
     OFA_CHECK(ph.sampling != Sampling::kSandwich || ph.subnets_per_step >= 2, at,
               ".sampling: sandwich takes the largest and the smallest subnet each step and needs subnets_per_step >= 2 (it is ",
               ph.subnets_per_step, ")");
-    OFA_CHECK(!(ph.distill && i == 0), at, ".distill: the first phase trains the teacher and cannot distill");
-    OFA_CHECK(!(ph.distill && t.phases[0].distill), at, ".distill needs phase 0 without distillation (the teacher)");
+    OFA_CHECK(!(ph.kind == PhaseKind::kScratch && ph.distill), at, ".distill: a scratch phase has no teacher");
+    OFA_CHECK(!(ph.kind == PhaseKind::kScratch && !t.init.empty()), at,
+              ": kind scratch starts from random weights, but train.init is set (use kind finetune)");
+    OFA_CHECK(ph.kind != PhaseKind::kFinetune || !t.init.empty(), at,
+              ": kind finetune needs train.init (a trained run dir, or --init RUN_DIR)");
+    if (ph.distill && t.init.empty()) {
+      OFA_CHECK(i != 0, at, ".distill: the first phase trains the teacher and cannot distill");
+      OFA_CHECK(teacher_from_phase0, at, ".distill needs phase 0 without distillation (the teacher) or train.init");
+    }
+    OFA_CHECK(!ph.early_bird.enabled || (i == 0 && ph.kind == PhaseKind::kPs), at,
+              ".early_bird: Early-Bird ends the full-network phase, the first ps phase (phase 0)");
   }
 }
 
@@ -80,6 +112,7 @@ void Trainer::State::setup() {
 
   torch::manual_seed(cfg.run.seed);
   net = supernet::OFAMobileNetV3(cfg.space);
+  if (!cfg.train.init.empty()) load_init(net, cfg.train.init);
   broadcast_state(comm, *net);  // on the CPU, before the move, over the process communicator
   net->set_active(supernet::max_subnet(cfg.space));
   net->train();
@@ -99,6 +132,15 @@ void Trainer::State::setup() {
   coord = std::make_unique<Coordinator>(comm, cfg.space, cfg.run.seed, cfg.dist.check_subnet);
   progress = std::make_unique<Progress>(comm.rank() == 0, (fs::path(cfg.run.dir) / "metrics.jsonl").string(),
                                         cfg.train.log_every);
+  const auto& first = cfg.train.phases[0];
+  if (first.early_bird.enabled)
+    hooks.push_back(std::make_unique<EarlyBirdHook>(net, first.early_bird, [this](const nlohmann::json& j) {
+      progress->record(j);
+    }));
+  // Fine-tuning distills from the full network of the supernet it starts from.
+  const bool init_teacher = !cfg.train.init.empty() &&
+      std::any_of(cfg.train.phases.begin(), cfg.train.phases.end(), [](const PhaseConfig& p) { return p.distill; });
+  if (init_teacher) make_teacher();
 }
 
 void Trainer::State::choose_device() {

@@ -79,6 +79,12 @@ void Trainer::State::finish_energy(bool complete) {
   in.amortize_k = cfg.energy.amortize_k;
   in.full_segment = cfg.energy.full_segment;
   in.scratch_samples = cfg.energy.scratch_samples;
+  try {
+    in.scratch_runs = energy::read_scratch_runs(cfg.energy.scratch_runs);
+  } catch (const Error& e) {  // checked when the run started; gone since: the estimate, and say so
+    in.ledger.add_warning(std::string("amortization falls back to the estimate: ") + e.what());
+    log::warn(e.what());
+  }
   const auto paths = energy::write_report(cfg.run.dir, in);
   std::string summary = energy::summary_text(energy::build_carbon_json(in));
   log::info(summary);

@@ -120,6 +120,7 @@ Trainer::State::StepResult Trainer::State::step(int p, const PhaseConfig& phase,
     r.skipped = true;
     return r;
   }
+  for (auto& h : hooks) h->before_update(pos.global_step);
   set_lr(opt, lr);
   opt.step();
   return r;
@@ -211,7 +212,8 @@ bool Trainer::State::run_phase(int p, int64_t s0) {
       preempted = true;
       pos.stop_signal = a.signal;
     }
-    if (s + 1 == sched.total_steps) {
+    if (a.end_phase && s + 1 < sched.total_steps) end_phase_early(p, sched, s + 1, a.end_reason);
+    if (s + 1 == sched.total_steps || a.end_phase) {
       interval_at_end = a.checkpoint;  // the phase-end checkpoint serves
       break;
     }
@@ -222,12 +224,26 @@ bool Trainer::State::run_phase(int p, int64_t s0) {
   return !preempted;
 }
 
+void Trainer::State::end_phase_early(int p, const PhaseSchedule& sched, int64_t steps_done, const std::string& reason) {
+  const auto& phase = cfg.train.phases[p];
+  const int64_t skipped_steps = sched.total_steps - steps_done;
+  const int64_t skipped_samples = skipped_steps * global_batch();
+  log::info("[", phase.name, "] phase ends at step ", steps_done, " of ", sched.total_steps, ": ", reason, "; ",
+            skipped_steps, " steps (", skipped_samples, " samples) not run");
+  progress->record({{"type", "phase_end_early"}, {"phase", p}, {"phase_name", phase.name}, {"step", steps_done},
+                    {"steps", sched.total_steps}, {"global_step", pos.global_step}, {"samples_skipped", skipped_samples},
+                    {"reason", reason}});
+  // The energy not spent is priced in the report from this segment's measured joules per sample.
+  if (monitor && comm.rank() == 0)
+    monitor->add_skipped("phase" + std::to_string(p) + ":" + phase.name, skipped_samples, reason);
+}
+
 void Trainer::State::end_phase(int p, bool interval_due) {
   const auto& ck = cfg.checkpoint;
   const auto& phase = cfg.train.phases[p];
   pos.train_seconds += seconds_since(phase_t0);
   phase_t0 = Clock::now();
-  if (p == 0 && !phase.distill) make_teacher();
+  if (p == 0 && phase.kind == PhaseKind::kPs && !phase.distill) make_teacher();
   const PhaseSchedule sched = schedule(p);
   for (auto& h : hooks) h->on_phase_end({p, phase, sched, 0});
   pos.phase = p + 1;
@@ -237,6 +253,7 @@ void Trainer::State::end_phase(int p, bool interval_due) {
 }
 
 Trainer::Trainer(dist::Communicator& comm, RunConfig cfg) : s_(std::make_unique<State>(comm, std::move(cfg))) {
+  resolve_fixed_phases(s_->cfg.space, s_->cfg.train.phases);
   validate_train_config(s_->cfg);
   OFA_CHECK(!s_->cfg.run.dir.empty(), "run directory not set");
   if (comm.rank() == 0) std::filesystem::create_directories(s_->cfg.run.dir);

@@ -8,6 +8,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 #include <memory>
 
 #include "cli/carbon_files.h"
@@ -122,6 +123,73 @@ TEST(Report, AmortizationNeedsSamplesAndScratchSamplesOverride) {
   EXPECT_FALSE(b["available"].get<bool>());
   in.amortize_k = 0;
   testing::expect_error([&] { build_carbon_json(in); }, ErrorKind::kUsage, {"amortize_k"});
+}
+
+// energy.scratch_runs: the from-scratch line is the mean of real runs' ledgers, said so in
+// carbon.json, the page and the summary; a run dir without a ledger is refused by name.
+TEST(Report, AmortizationUsesMeasuredScratchRunsWhenGiven) {
+  auto run = synthetic_run();
+  TempDir a, b, none;
+  const double ja = 4.0e5, jb = 6.0e5;
+  for (const auto& [dir, joules] : {std::pair{&a, ja}, std::pair{&b, jb}}) {
+    Ledger l;
+    l.add_energy({"n", 0}, "phase0:scratch", "rapl.package", SourceKind::kCounter, joules * 0.75);
+    l.add_energy({"n", 0}, "final eval", "rapl.package", SourceKind::kCounter, joules * 0.25);
+    std::filesystem::create_directories(dir->file("report"));
+    std::ofstream(ledger_path(dir->str())) << l.to_json().dump();
+  }
+  ReportInput in = synthetic_input(run);
+  in.scratch_runs = read_scratch_runs({a.str(), b.str()});
+  ASSERT_EQ(in.scratch_runs.size(), 2u);
+  EXPECT_DOUBLE_EQ(in.scratch_runs[1].joules, jb);
+  const json c = build_carbon_json(in);
+  const json& m = c["amortization"];
+  EXPECT_EQ(m["basis"], "measured");
+  EXPECT_DOUBLE_EQ(m["scratch_joules_per_network"].get<double>(), (ja + jb) / 2);
+  EXPECT_DOUBLE_EQ(m["scratch_measured"]["min"].get<double>(), ja);
+  EXPECT_DOUBLE_EQ(m["scratch_measured"]["max"].get<double>(), jb);
+  EXPECT_NEAR(m["scratch_measured"]["stddev"].get<double>(), std::sqrt(2.0) * 1.0e5, 1e-6);
+  EXPECT_EQ(m["break_even_k"], int64_t(std::ceil(run.total_joules / ((ja + jb) / 2))));
+  EXPECT_NE(m["method"].get<std::string>().find("MEASURED"), std::string::npos);
+  EXPECT_NE(summary_text(c).find("(measured)"), std::string::npos) << summary_text(c);
+  Xml x(render_carbon_html(c, run.series));
+  ASSERT_TRUE(x.ok());
+  const auto captions = x.texts("//h:figure[@id='fig-amortization']/h:figcaption");
+  ASSERT_EQ(captions.size(), 1u);
+  EXPECT_NE(captions[0].find("measured on real from-scratch runs"), std::string::npos) << captions[0];
+  // Without scratch runs the same input is an estimate, labelled so.
+  in.scratch_runs.clear();
+  EXPECT_EQ(build_carbon_json(in)["amortization"]["basis"], "estimate");
+  testing::expect_error([&] { read_scratch_runs({a.str(), none.str()}); }, ErrorKind::kUsage,
+                        {"energy.scratch_runs", none.str() + "/report/ledger.json"});
+  std::ofstream(ledger_path(a.str())) << "{\"format\": \"something else\"}";
+  testing::expect_error([&] { read_scratch_runs({a.str()}); }, ErrorKind::kData, {a.str(), "not an energy ledger"});
+}
+
+// An early phase end's samples are priced at the segment's measured joules per sample, survive the
+// ledger's JSON round trip and a merge (once), and show in the page and the summary.
+TEST(Report, NotSpentPricesSkippedSamplesAtTheSegmentsMeasuredRate) {
+  auto run = synthetic_run();
+  run.ledger.add_skipped({"phase0:full", 20000, "Early-Bird ticket at step 40"});
+  Ledger copy = Ledger::from_json(run.ledger.to_json());
+  Ledger merged = copy;
+  merged.merge(run.ledger);
+  EXPECT_EQ(merged.skipped().size(), 1u);
+  ASSERT_EQ(copy.skipped().size(), 1u);
+  ReportInput in = synthetic_input(run);
+  in.ledger = copy;
+  const json c = build_carbon_json(in);
+  ASSERT_EQ(c["not_spent"].size(), 1u);
+  const json& n = c["not_spent"][0];
+  const double per_sample = run.ledger.segment_joules("phase0:full") / 60000;
+  EXPECT_NEAR(n["joules_per_sample"].get<double>(), per_sample, 1e-12);
+  EXPECT_NEAR(n["joules_not_spent"].get<double>(), 20000 * per_sample, 1e-6);
+  EXPECT_NEAR(n["saved_share"].get<double>(), 0.25, 1e-12);  // 20000 of 60000 + 20000
+  EXPECT_NE(summary_text(c).find("not spent"), std::string::npos);
+  Xml x(render_carbon_html(c, run.series));
+  ASSERT_TRUE(x.ok());
+  EXPECT_EQ(x.count("//h:section[@id='not-spent']//h:tr"), 2);
+  EXPECT_EQ(build_carbon_json(synthetic_input(synthetic_run()))["not_spent"].size(), 0u);
 }
 
 TEST(Report, HtmlIsWellFormedAndHasEveryChartWithItsSources) {

@@ -7,7 +7,9 @@
 #include <string>
 #include <vector>
 
+#include "dist/communicator.h"
 #include "train/train_config.h"
+#include "train/trainer.h"
 
 inline ofa::supernet::SpaceConfig tiny_space() {
   auto s = ofa::supernet::fmnist_space();
@@ -67,4 +69,27 @@ inline ofa::train::RunConfig tiny_config(const std::string& dir) {
 inline std::string temp_dir(const std::string& tag) {
   auto d = std::filesystem::temp_directory_path() / ("ofa_train_" + tag + "_" + std::to_string(::getppid()));
   return d.string();
+}
+
+// temp_dir(tag) for this world size, emptied by rank 0 before any rank uses it.
+inline std::string shared_dir(ofa::dist::Communicator& comm, const std::string& tag) {
+  auto d = temp_dir(tag + "_np" + std::to_string(comm.size()));
+  if (comm.rank() == 0) std::filesystem::remove_all(d);
+  comm.barrier();
+  return d;
+}
+
+// Copies of every parameter and buffer of the trainer's network (for bitwise comparisons).
+inline std::vector<torch::Tensor> state_of(ofa::train::Trainer& t) {
+  std::vector<torch::Tensor> out;
+  for (auto& p : t.net()->parameters()) out.push_back(p.detach().clone());
+  for (auto& b : t.net()->buffers()) out.push_back(b.detach().clone());
+  return out;
+}
+
+// How many of two states' tensors differ bitwise (sizes must match).
+inline int differing(const std::vector<torch::Tensor>& a, const std::vector<torch::Tensor>& b) {
+  int n = 0;
+  for (size_t i = 0; i < a.size() && i < b.size(); ++i) n += torch::equal(a[i], b[i]) ? 0 : 1;
+  return n + static_cast<int>(a.size() > b.size() ? a.size() - b.size() : b.size() - a.size());
 }

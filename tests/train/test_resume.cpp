@@ -19,23 +19,6 @@ namespace fs = std::filesystem;
 using namespace ofa;
 using ofa::testing::flip_byte;
 
-namespace {
-
-std::string shared_dir(dist::Communicator& comm, const std::string& tag) {
-  auto d = temp_dir(tag + "_np" + std::to_string(comm.size()));
-  if (comm.rank() == 0) fs::remove_all(d);
-  comm.barrier();
-  return d;
-}
-
-std::vector<torch::Tensor> state_of(train::Trainer& t) {
-  std::vector<torch::Tensor> out;
-  for (auto& p : t.net()->parameters()) out.push_back(p.detach().clone());
-  for (auto& b : t.net()->buffers()) out.push_back(b.detach().clone());
-  return out;
-}
-
-}  // namespace
 
 TEST(Resume, ResumeIsBitExactAcrossAPhaseBoundary) {
   auto& comm = test_comm();
