@@ -12,11 +12,38 @@ namespace fs = std::filesystem;
 namespace ofa::cli {
 namespace {
 
+// What a config may be: a tree of plain-word keys, at most 64 deep. An alias to one of its own
+// ancestors (`a: &x {b: *x}`) would be an infinite tree to every walk of it (a crash, found by
+// hand-made files), and a mapping as a key has no key path: both are refused with the line.
+void check_structure(const YAML::Node& node, const std::string& where, std::vector<YAML::Node>& ancestors) {
+  const auto line = [&](const YAML::Node& n) { return where + ":" + std::to_string(n.Mark().line + 1); };
+  for (const auto& a : ancestors)
+    if (a.is(node)) fail(ErrorKind::kUsage, line(node), ": an alias refers to a node that contains it (a cycle)");
+  OFA_CHECK(ancestors.size() < 64, line(node), ": nested more than 64 levels deep");
+  if (!node.IsMap() && !node.IsSequence()) return;
+  ancestors.push_back(node);
+  for (const auto& item : node) {
+    if (node.IsMap()) {
+      if (!item.first.IsScalar()) fail(ErrorKind::kUsage, line(item.first), ": a key must be a plain word, not a list or mapping");
+      check_structure(item.second, where, ancestors);
+    } else {
+      check_structure(item, where, ancestors);
+    }
+  }
+  ancestors.pop_back();
+}
+
+void check_structure(const YAML::Node& node, const std::string& where) {
+  std::vector<YAML::Node> ancestors;
+  check_structure(node, where, ancestors);
+}
+
 YAML::Node parse_file(const std::string& path) {
   std::ifstream in(path);
   OFA_CHECK(in.good(), path, ": cannot open config file");
   try {
     YAML::Node node = YAML::Load(in);
+    check_structure(node, path);
     if (node.IsNull()) return YAML::Node(YAML::NodeType::Map);
     OFA_CHECK(node.IsMap(), path, ":", node.Mark().line + 1, ": the top level must be a mapping of sections");
     return node;
@@ -127,6 +154,7 @@ void ConfigTree::apply_set(const std::string& assignment) {
   } catch (const YAML::Exception& e) {
     fail(ErrorKind::kUsage, "--set ", assignment, ": cannot parse the value: ", e.msg);
   }
+  check_structure(value, "--set " + assignment);
   auto parts = split_path(key);
   OFA_CHECK(!parts.empty(), "--set ", assignment, ": empty key");
   YAML::Node cur = root_;
