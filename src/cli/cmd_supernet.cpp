@@ -129,24 +129,42 @@ struct InferArgs {
   std::string dir, input, output;
 };
 
+// A file written by torch.save (or our pickle_save) as `what` (a tensor, a dict of tensors): a file
+// LibTorch cannot read or of another type is bad data (exit 3) naming the file, not a crash.
+template <class Get>
+auto read_torch_file(const std::string& path, const char* what, Get get) {
+  const auto bytes = read_bytes(path);
+  try {
+    return get(torch::pickle_load(bytes));
+  } catch (const c10::Error& e) {
+    std::string why = e.what_without_backtrace();
+    why = why.substr(0, why.find('\n'));
+    fail(ErrorKind::kData, path, ": not ", what, " saved by torch.save: ", why);
+  }
+}
+
 int run_infer(const InferArgs& a, Context& ctx) {
   if (ctx.comm.rank() != 0) return 0;
   const fs::path dir = a.dir;
   auto space = load_space((dir / "space.yaml").string());
   auto subnet = parse_subnet((dir / "subnet.json").string(), space);
   supernet::StaticMobileNetV3 net(space, subnet);
-  auto state = torch::pickle_load(read_bytes((dir / "weights.pt").string())).toGenericDict();
+  const std::string weights = (dir / "weights.pt").string();
+  auto state = read_torch_file(weights, "a dict of tensors", [](const c10::IValue& v) { return v.toGenericDict(); });
   {
     torch::NoGradGuard no_grad;
     auto fill = [&](const std::string& key, torch::Tensor& t) {
-      OFA_CHECK_KIND(kData, state.contains(key), (dir / "weights.pt").string(), ": missing tensor '", key, "'");
-      t.copy_(state.at(key).toTensor());
+      OFA_CHECK_KIND(kData, state.contains(key), weights, ": missing tensor '", key, "'");
+      const auto& v = state.at(key);
+      OFA_CHECK_KIND(kData, v.isTensor() && v.toTensor().sizes() == t.sizes(), weights, ": '", key, "' is not a tensor of shape ",
+                     t.sizes(), " (subnet.json's subnet)");
+      t.copy_(v.toTensor());
     };
     for (auto& kv : net->named_parameters()) fill(kv.key(), kv.value());
     for (auto& kv : net->named_buffers()) fill(kv.key(), kv.value());
   }
   net->eval();
-  auto x = torch::pickle_load(read_bytes(a.input)).toTensor().to(torch::kFloat);
+  auto x = read_torch_file(a.input, "a tensor", [](const c10::IValue& v) { return v.toTensor(); }).to(torch::kFloat);
   OFA_CHECK(x.dim() == 4 && x.size(1) == space.in_channels, a.input, ": expected [N, ", space.in_channels,
             ", H, W], got ", x.sizes());
   torch::NoGradGuard no_grad;

@@ -44,4 +44,18 @@ assert y.shape == (4, 10), y.shape
 assert torch.isfinite(y).all()
 print('logits from ofa infer read in python:', tuple(y.shape))
 "
+# Bad tensor files are bad data (exit 3) naming the file, never an internal error: random bytes as
+# the input, a dict where a tensor belongs, a truncated weights.pt.
+expect_data_error() {
+  local what=$1; shift
+  set +e; "$@" > "$work/err.txt" 2>&1; local rc=$?; set -e
+  [[ $rc -eq 3 ]] || { echo "$what: expected exit 3, got $rc"; cat "$work/err.txt"; exit 1; }
+  grep -q "$what" "$work/err.txt" || { echo "message does not name $what"; cat "$work/err.txt"; exit 1; }
+}
+head -c 1000 /dev/urandom > "$work/noise.pt"
+expect_data_error "$work/noise.pt" "$ofa" infer "$work/max" --input "$work/noise.pt"
+"$py" -c "import torch; torch.save({'a': torch.ones(1)}, '$work/dict.pt')"
+expect_data_error "$work/dict.pt" "$ofa" infer "$work/max" --input "$work/dict.pt"
+head -c 5000 "$work/min/weights.pt" > "$work/w.pt" && mv "$work/w.pt" "$work/min/weights.pt"
+expect_data_error "$work/min/weights.pt" "$ofa" infer "$work/min" --input "$work/x.pt"
 echo "export round trip ok"
