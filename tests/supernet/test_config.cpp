@@ -2,7 +2,9 @@
 // FLOPs / parameter check numbers of ofa-facts section 1.
 #include <gtest/gtest.h>
 
+
 #include <array>
+#include <set>
 #include <cstdio>
 
 #include "core/error.h"
@@ -92,14 +94,18 @@ TEST(SubnetConfig, SamplingIsDeterministicAndUniformish) {
   SubnetChoices ch{{3, 5, 7}, {6}, {3, 4}, {160, 224}};
   CounterRng a(42, {5, 0}), b(42, {5, 0});
   int count7 = 0, count_d3 = 0;
+  std::set<uint64_t> hashes;
   for (int i = 0; i < 200; ++i) {
     auto x = sample_subnet(space, ch, a);
-    EXPECT_EQ(x, sample_subnet(space, ch, b));
-    EXPECT_EQ(x.stable_hash(), x.stable_hash());
+    const auto y = sample_subnet(space, ch, b);
+    EXPECT_EQ(x, y);
+    EXPECT_EQ(x.stable_hash(), y.stable_hash());  // equal as data: equal hashes (separate objects)
+    hashes.insert(x.stable_hash());
     for (int k : x.ks) count7 += k == 7;
     for (int d : x.d) count_d3 += d == 3;
     for (int e : x.e) EXPECT_EQ(e, 6);
   }
+  EXPECT_GT(hashes.size(), 190u);  // 200 draws from ~10^14 subnets: distinct draws hash apart
   EXPECT_NEAR(count7 / 4000.0, 1.0 / 3, 0.03);
   EXPECT_NEAR(count_d3 / 1000.0, 0.5, 0.05);
   auto m = max_subnet(space), n = min_subnet(space);

@@ -211,6 +211,9 @@ TEST(ElasticOps, FusedKernelTransformEqualsTorchChain) {
           for (auto& m : mats) params.push_back(m);
           for (auto& p : params) p.mutable_grad() = torch::Tensor();
           auto out = fused ? dw->active_filter(c, k) : transform_kernel_torch(dw->weight, c, dw->matrices(), *plan);
+          // Which path ran: the fused node, or LibTorch's chain (so this never compares a path with itself).
+          EXPECT_EQ(out.grad_fn() && out.grad_fn()->name() == "ofa::KernelTransformBackward", fused)
+              << (out.grad_fn() ? out.grad_fn()->name() : std::string("no grad_fn"));
           (out * upstream).sum().backward();
           std::vector<torch::Tensor> r{out.detach()};
           for (auto& p : params) r.push_back(p.grad().defined() ? p.grad().clone() : torch::Tensor());

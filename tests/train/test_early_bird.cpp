@@ -1,7 +1,7 @@
 // Early-Bird (train/early_bird.h) and the fixed-subnet phases (kind scratch / finetune): masks and
 // their distance on hand-built gammas, the detector's FIFO (found, not found, order), the hook's
 // detection surviving a checkpoint (np=1 and np=2), and scratch / finetune runs that checkpoint and
-// resume bit-exactly.
+// resume bit-exactly; and the subnet loss against its formula.
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
@@ -14,6 +14,7 @@
 #include "support/tiny_run.h"
 #include "train/early_bird.h"
 #include "train/grid.h"
+#include "train/loss.h"
 #include "train/trainer.h"
 
 namespace fs = std::filesystem;
@@ -213,4 +214,42 @@ TEST(Train, FixedPhasesAreValidated) {
   cfg.train.phases.push_back(cfg.train.phases[0]);
   cfg.train.phases[1].early_bird.enabled = true;
   ofa::testing::expect_error([&] { train::validate_train_config(cfg); }, ErrorKind::kUsage, {"phases[1].early_bird"});
+}
+
+// The subnet loss against the formula computed by hand in doubles: label smoothing eps spreads eps
+// over all classes, (1 - eps) on the label; the KD term is the soft cross-entropy to
+// softmax(teacher / T) at temperature T, weighted by kd_weight.
+TEST(Train, SubnetLossIsSmoothedCrossEntropyPlusWeightedSoftTargets) {
+  const std::vector<std::vector<double>> z{{2.0, -1.0, 0.5}, {0.1, 0.2, -0.3}}, t{{1.0, 0.0, -1.0}, {-2.0, 3.0, 0.5}};
+  const std::vector<int64_t> y{0, 2};
+  auto log_softmax = [](std::vector<double> v, double temp) {
+    double m = -1e300, s = 0;
+    for (auto& x : v) m = std::max(m, x / temp);
+    for (auto& x : v) s += std::exp(x / temp - m);
+    for (auto& x : v) x = x / temp - m - std::log(s);
+    return v;
+  };
+  const double eps = 0.1, w = 0.7, temp = 2.0;
+  double ce = 0, kd = 0;
+  for (size_t i = 0; i < z.size(); ++i) {
+    const auto lp = log_softmax(z[i], 1.0);
+    double mean_all = 0;
+    for (double v : lp) mean_all += -v / 3;
+    ce += (1 - eps) * -lp[y[i]] + eps * mean_all;
+    const auto lq = log_softmax(z[i], temp), lt = log_softmax(t[i], temp);
+    for (size_t j = 0; j < 3; ++j) kd += -std::exp(lt[j]) * lq[j];
+  }
+  ce /= 2;
+  kd /= 2;
+  auto tensor = [](const std::vector<std::vector<double>>& v) {
+    return torch::tensor({v[0][0], v[0][1], v[0][2], v[1][0], v[1][1], v[1][2]}, torch::kDouble).view({2, 3});
+  };
+  const auto labels = torch::tensor(y, torch::kLong);
+  const train::LossOptions o{eps, w, temp};
+  EXPECT_NEAR(train::subnet_loss(tensor(z), labels, torch::Tensor(), o).item<double>(), ce, 1e-12);
+  EXPECT_NEAR(train::subnet_loss(tensor(z), labels, tensor(t), o).item<double>(), ce + w * kd, 1e-12);
+  // kd_weight 0 switches distillation off; no smoothing is plain cross-entropy.
+  EXPECT_NEAR(train::subnet_loss(tensor(z), labels, tensor(t), {eps, 0.0, temp}).item<double>(), ce, 1e-12);
+  const double plain = train::subnet_loss(tensor(z), labels, torch::Tensor(), {0.0, 1.0, 1.0}).item<double>();
+  EXPECT_NEAR(plain, (-log_softmax(z[0], 1)[0] - log_softmax(z[1], 1)[2]) / 2, 1e-12);
 }
