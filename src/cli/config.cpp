@@ -160,6 +160,8 @@ void visit(V& v, DistOptions& d) {
   v.field("backend", d.backend, EnumWords<train::Backend>(train::kBackendWords));
   v.field("device", d.device, EnumWords<train::DeviceChoice>(train::kDeviceWords));
   v.field("check_subnet", d.check_subnet);
+  v.field("timeout_s", d.timeout_s, Range{0, 1e7});
+  v.field("checkpoint_timeout_s", d.checkpoint_timeout_s, Range{0, 1e7});
 }
 
 template <class V>

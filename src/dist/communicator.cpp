@@ -34,6 +34,32 @@ void check_tensor(const torch::Tensor& t, const char* what) {
 
 }  // namespace
 
+// A collective's span for the watchdog (nothing without one).
+struct Communicator::Watch {
+  Watchdog* w;
+  Watch(Watchdog* wd, const char* name) : w(wd) {
+    if (w) w->enter(name);
+  }
+  ~Watch() {
+    if (w) w->leave();
+  }
+};
+
+void Communicator::start_watchdog(const WatchdogOptions& options) {
+  if (size() == 1 || options.timeout_s <= 0) return;
+  watchdog_.reset();  // a second call replaces the first
+  CommImpl* impl = impl_.get();
+  watchdog_ = std::make_unique<Watchdog>(rank(), size(), options, [impl](int code) { impl->abort(code); });
+}
+
+void Communicator::set_watch_context(const std::string& what) {
+  if (watchdog_) watchdog_->set_context(what);
+}
+
+void Communicator::set_deadline_override(double seconds) {
+  if (watchdog_) watchdog_->set_deadline_override(seconds);
+}
+
 Communicator::Communicator(std::unique_ptr<CommImpl> impl) : impl_(std::move(impl)) {
   OFA_ASSERT(impl_ != nullptr, "null communicator backend");
 }
@@ -46,11 +72,15 @@ int Communicator::size() const { return impl_->size(); }
 int Communicator::local_rank() const { return impl_->local_rank(); }
 int Communicator::local_size() const { return impl_->local_size(); }
 std::string Communicator::backend() const { return impl_->name(); }
-void Communicator::barrier() { impl_->barrier(); }
+void Communicator::barrier() {
+  Watch w(watchdog_.get(), "barrier");
+  impl_->barrier();
+}
 
 void Communicator::broadcast(torch::Tensor& t, int root) {
   check_tensor(t, "broadcast");
   OFA_CHECK(root >= 0 && root < size(), "broadcast: root ", root, " out of range");
+  Watch w(watchdog_.get(), "broadcast");
   impl_->broadcast(t, root);
 }
 
@@ -81,6 +111,7 @@ std::vector<std::string> Communicator::all_gather_strings(const std::string& min
 
 void Communicator::all_reduce(torch::Tensor& t, ReduceOp op) {
   check_tensor(t, "all_reduce");
+  Watch w(watchdog_.get(), "all_reduce");
   impl_->all_reduce(t, op);
 }
 
@@ -89,6 +120,7 @@ torch::Tensor Communicator::all_gather(const torch::Tensor& t) {
   std::vector<int64_t> shape{size()};
   for (auto s : in.sizes()) shape.push_back(s);
   auto out = torch::empty(shape, in.options());
+  Watch w(watchdog_.get(), "all_gather");
   impl_->all_gather(in, out);
   return out;
 }

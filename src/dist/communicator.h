@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "dist/watchdog.h"
+
 namespace ofa::dist {
 
 enum class ReduceOp { kSum, kMax, kMin };
@@ -46,8 +48,18 @@ class Communicator {
 
   CommImpl& impl() { return *impl_; }
 
+  /// Puts every later collective of this communicator under a deadline (dist.timeout_s; see
+  /// watchdog.h). No-op on one rank or with timeout_s = 0.
+  void start_watchdog(const WatchdogOptions& options);
+  /// What this rank is doing, for a stall message ("phase 0 step 12").
+  void set_watch_context(const std::string& what);
+  /// A longer deadline for the collectives of a slow section (checkpoint I/O); 0 restores it.
+  void set_deadline_override(double seconds);
+
  private:
+  struct Watch;
   std::unique_ptr<CommImpl> impl_;
+  std::unique_ptr<Watchdog> watchdog_;
 };
 
 /// One process, no MPI: every collective is the identity.

@@ -62,14 +62,20 @@ class StopSignals : public TrainerHook {
 
 class FaultInjection : public TrainerHook {
  public:
-  explicit FaultInjection(int64_t step) : step_(step) {}
+  FaultInjection(int64_t step, bool stop) : step_(step), stop_(stop) {}
   std::string name() const override { return "fault_injection"; }
   void on_loss(int64_t global_step, torch::Tensor& loss) override {
-    if (global_step == step_) loss = loss * std::numeric_limits<double>::quiet_NaN();
+    if (global_step != step_) return;
+    if (stop_) {
+      ::raise(SIGSTOP);  // a rank that stops answering, before the step's gradient all-reduce
+      return;
+    }
+    loss = loss * std::numeric_limits<double>::quiet_NaN();
   }
 
  private:
   int64_t step_;
+  bool stop_;
 };
 
 }  // namespace
@@ -81,9 +87,11 @@ Hooks builtin_hooks(const CheckpointOptions& checkpoint, int rank, const std::st
   if (!fault.empty()) {
     int r = -1;
     long long g = -1;
-    OFA_CHECK(std::sscanf(fault.c_str(), "nan:%d@%lld", &r, &g) == 2, "OFA_TRAIN_FAULT='", fault,
-              "': expected nan:<rank>@<global step>");
-    if (r == rank) hooks.push_back(std::make_unique<FaultInjection>(g));
+    char kind[8] = {0};
+    OFA_CHECK(std::sscanf(fault.c_str(), "%7[a-z]:%d@%lld", kind, &r, &g) == 3 &&
+                  (std::string(kind) == "nan" || std::string(kind) == "stop"),
+              "OFA_TRAIN_FAULT='", fault, "': expected nan:<rank>@<global step> or stop:<rank>@<global step>");
+    if (r == rank) hooks.push_back(std::make_unique<FaultInjection>(g, std::string(kind) == "stop"));
   }
   return hooks;
 }

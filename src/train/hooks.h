@@ -105,7 +105,8 @@ using Hooks = std::vector<std::unique_ptr<TrainerHook>>;
 ///  - "stop_signals": SIGUSR2/SIGTERM on any rank -> a preemption checkpoint on every rank and a
 ///    stop (SIGUSR2 wins when ranks got different ones);
 ///  - "fault_injection" (tests, only when `fault` is set): fault = "nan:<rank>@<global step>" makes
-///    that rank's losses of that step NaN, as a diverging run would.
+///    that rank's losses of that step NaN, as a diverging run would; "stop:<rank>@<global step>"
+///    makes that rank SIGSTOP itself before the step's backward, as a hung rank would.
 Hooks builtin_hooks(const CheckpointOptions& checkpoint, int rank, const std::string& fault);
 
 }  // namespace ofa::train

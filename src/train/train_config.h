@@ -132,6 +132,10 @@ struct DistOptions {
   /// Where the network trains: auto = GPU `local rank mod visible GPUs` when LibTorch has CUDA.
   DeviceChoice device = DeviceChoice::kAuto;
   bool check_subnet = false;     // all-gather a hash of the subnets and image size each rank ran, compare
+  /// Stall watchdog (dist/watchdog.h): a collective waiting longer than this ends the job (exit 4)
+  /// naming the collective, the step and the ranks that did not arrive; 0: off.
+  double timeout_s = 600;
+  double checkpoint_timeout_s = 3600;  // the deadline while a checkpoint is written or read
 };
 
 /// Checkpoints and resume (docs/checkpoint-format.md). Intervals and preemption checkpoints are

@@ -104,6 +104,7 @@ void Trainer::State::setup() {
   // (after the forward, so everything else of the step runs as usual), as a diverging run would.
   const char* fault = std::getenv("OFA_TRAIN_FAULT");
   hooks = builtin_hooks(cfg.checkpoint, comm.rank(), fault != nullptr ? fault : "");
+  comm.start_watchdog({cfg.dist.timeout_s, (fs::path(cfg.run.dir) / ".heartbeat").string()});
   const auto& d = cfg.data;
   data::OpenOptions oo;
   oo.fashion_mnist_dir = d.fmnist_dir;

@@ -36,6 +36,7 @@ std::string Trainer::State::ckpt_root() const {
 void Trainer::State::save_checkpoint(int next_phase, int64_t next_step, const std::string& reason,
                                      torch::optim::SGD* opt) {
   if (pos.global_step == last_ckpt_step) return;  // e.g. an interval and the stop at the same step
+  const SlowSection slow(comm, cfg.dist.checkpoint_timeout_s, "checkpoint at global step " + std::to_string(pos.global_step));
   const auto t0 = Clock::now();
   ckpt::SaveRequest req;
   req.global_step = pos.global_step;
@@ -110,6 +111,7 @@ std::vector<std::string> resume_candidates(dist::Communicator& comm, const std::
 bool Trainer::State::resume() {
   const auto& ck = cfg.checkpoint;
   if (ck.resume == "none") return false;
+  const SlowSection slow(comm, cfg.dist.checkpoint_timeout_s, "resume");
   const bool automatic = ck.resume == "auto";
   const auto candidates = resume_candidates(comm, ck.resume, ckpt_root());
   if (candidates.empty()) return false;

@@ -89,6 +89,8 @@ Trainer::State::Accumulated Trainer::State::accumulate(const StepPlan& plan, con
 Trainer::State::StepResult Trainer::State::step(int p, const PhaseConfig& phase, int64_t s, int64_t epoch_key,
                                                 torch::optim::SGD& opt, double lr) {
   const auto& t = cfg.train;
+  comm.set_watch_context("phase " + std::to_string(p) + " (" + phase.name + ") step " + std::to_string(s) +
+                         ", global step " + std::to_string(pos.global_step));
   const StepPlan plan = coord->plan(p, phase, s);
   reducer->zero_grad();  // the gradients live in the reducer's buckets
   const Accumulated acc = accumulate(plan, phase, epoch_key, s % batches->steps_per_epoch());

@@ -24,6 +24,17 @@
 
 namespace ofa::train {
 
+/// The checkpoint deadline (dist.checkpoint_timeout_s) for the collectives of a scope, and what the
+/// stall watchdog's message says this rank was doing.
+struct SlowSection {
+  dist::Communicator& comm;
+  SlowSection(dist::Communicator& c, double seconds, const std::string& what) : comm(c) {
+    comm.set_deadline_override(seconds);
+    comm.set_watch_context(what);
+  }
+  ~SlowSection() { comm.set_deadline_override(0); }
+};
+
 struct Trainer::State {
   dist::Communicator& comm;
   RunConfig cfg;
