@@ -32,11 +32,11 @@ Ref make_str(Kind k, std::string s) {
 
 const std::map<std::string, c10::ScalarType>& storage_types() {
   static const std::map<std::string, c10::ScalarType> types = {
-      {"torch.FloatStorage", c10::ScalarType::Float},   {"torch.DoubleStorage", c10::ScalarType::Double},
-      {"torch.HalfStorage", c10::ScalarType::Half},     {"torch.BFloat16Storage", c10::ScalarType::BFloat16},
-      {"torch.LongStorage", c10::ScalarType::Long},     {"torch.IntStorage", c10::ScalarType::Int},
-      {"torch.ShortStorage", c10::ScalarType::Short},   {"torch.CharStorage", c10::ScalarType::Char},
-      {"torch.ByteStorage", c10::ScalarType::Byte},     {"torch.BoolStorage", c10::ScalarType::Bool}};
+      {"torch.FloatStorage", c10::ScalarType::Float}, {"torch.DoubleStorage", c10::ScalarType::Double},
+      {"torch.HalfStorage", c10::ScalarType::Half},   {"torch.BFloat16Storage", c10::ScalarType::BFloat16},
+      {"torch.LongStorage", c10::ScalarType::Long},   {"torch.IntStorage", c10::ScalarType::Int},
+      {"torch.ShortStorage", c10::ScalarType::Short}, {"torch.CharStorage", c10::ScalarType::Char},
+      {"torch.ByteStorage", c10::ScalarType::Byte},   {"torch.BoolStorage", c10::ScalarType::Bool}};
   return types;
 }
 
@@ -121,6 +121,7 @@ class Machine {
     list->items.insert(list->items.end(), xs.begin(), xs.end());
   }
   bool step(uint8_t op);
+  bool scalar(uint8_t op);
   Ref persistent(const Ref& pid);
   Ref reduce(const Ref& fn, const Ref& args);
   Ref rebuild_tensor(const std::vector<Ref>& a);
@@ -196,6 +197,43 @@ Ref Machine::reduce(const Ref& fn, const Ref& args) {
   bad("unsupported global '", name, "' (not a state_dict of tensors?)");
 }
 
+// The opcode tables, one line per opcode.
+// clang-format off
+// A number, string or memo opcode; false when `op` is none of these.
+bool Machine::scalar(uint8_t op) {
+  switch (op) {
+    case 'N': push(make(Kind::kNone)); break;
+    case 0x88: case 0x89: { auto v = make(Kind::kBool); v->i = op == 0x88; push(v); break; }
+    case 'K': push(make_int(static_cast<int64_t>(le(1)))); break;                       // BININT1
+    case 'M': push(make_int(static_cast<int64_t>(le(2)))); break;                       // BININT2
+    case 'J': push(make_int(static_cast<int32_t>(le(4)))); break;                       // BININT
+    case 0x8a: push(int_from_long(le(1))); break;                                       // LONG1
+    case 0x8b: { const uint64_t k = le(4); if (k > n_) bad("LONG4 too long"); push(int_from_long(k)); break; }
+    case 'G': {                                                                         // BINFLOAT (big-endian)
+      const auto* p = reinterpret_cast<const unsigned char*>(take(8));
+      uint64_t bits = 0;
+      for (int i = 0; i < 8; ++i) bits = (bits << 8) | p[i];
+      auto v = make(Kind::kFloat);
+      std::memcpy(&v->f, &bits, sizeof bits);
+      push(v);
+      break;
+    }
+    // BINUNICODE, and Python 2's BINSTRING (torch.load decodes those as str too).
+    case 'X': case 'T': push(make_str(Kind::kStr, text(le(4)))); break;
+    case 0x8c: case 'U': push(make_str(Kind::kStr, text(le(1)))); break;                // SHORT_BINUNICODE/STRING
+    case 0x8d: { const uint64_t k = le(8); if (k > n_) bad("string too long"); push(make_str(Kind::kStr, text(k))); break; }
+    case 'B': push(make_str(Kind::kBytes, text(le(4)))); break;                         // BINBYTES
+    case 'C': push(make_str(Kind::kBytes, text(le(1)))); break;                         // SHORT_BINBYTES
+    case 'q': memo_put(le(1)); break;                                                   // BINPUT
+    case 'r': memo_put(le(4)); break;                                                   // LONG_BINPUT
+    case 0x94: memo_put(memo_.size()); break;                                           // MEMOIZE
+    case 'h': memo_get(le(1)); break;                                                   // BINGET
+    case 'j': memo_get(le(4)); break;                                                   // LONG_BINGET
+    default: return false;
+  }
+  return true;
+}
+
 // One opcode; false at STOP.
 bool Machine::step(uint8_t op) {
   switch (op) {
@@ -219,32 +257,6 @@ bool Machine::step(uint8_t op) {
     case 'd': { auto d = make(Kind::kDict); set_items(d, pop_mark()); push(d); break; }  // DICT
     case 's': { auto v = pop(); auto k = pop(); set_items(top(), {k, v}); break; }       // SETITEM
     case 'u': { auto kv = pop_mark(); set_items(top(), kv); break; }                    // SETITEMS
-    case 'N': push(make(Kind::kNone)); break;
-    case 0x88: case 0x89: { auto v = make(Kind::kBool); v->i = op == 0x88; push(v); break; }
-    case 'K': push(make_int(static_cast<int64_t>(le(1)))); break;                       // BININT1
-    case 'M': push(make_int(static_cast<int64_t>(le(2)))); break;                       // BININT2
-    case 'J': push(make_int(static_cast<int32_t>(le(4)))); break;                       // BININT
-    case 0x8a: push(int_from_long(le(1))); break;                                       // LONG1
-    case 0x8b: { const uint64_t k = le(4); if (k > n_) bad("LONG4 too long"); push(int_from_long(k)); break; }
-    case 'G': {                                                                         // BINFLOAT (big-endian)
-      const auto* p = reinterpret_cast<const unsigned char*>(take(8));
-      uint64_t bits = 0;
-      for (int i = 0; i < 8; ++i) bits = (bits << 8) | p[i];
-      auto v = make(Kind::kFloat);
-      std::memcpy(&v->f, &bits, sizeof bits);
-      push(v);
-      break;
-    }
-    case 'X': case 'T': push(make_str(op == 'X' ? Kind::kStr : Kind::kBytes, text(le(4)))); break;
-    case 0x8c: case 'U': push(make_str(op == 0x8c ? Kind::kStr : Kind::kBytes, text(le(1)))); break;
-    case 0x8d: { const uint64_t k = le(8); if (k > n_) bad("string too long"); push(make_str(Kind::kStr, text(k))); break; }
-    case 'B': push(make_str(Kind::kBytes, text(le(4)))); break;                         // BINBYTES
-    case 'C': push(make_str(Kind::kBytes, text(le(1)))); break;                         // SHORT_BINBYTES
-    case 'q': memo_put(le(1)); break;                                                   // BINPUT
-    case 'r': memo_put(le(4)); break;                                                   // LONG_BINPUT
-    case 0x94: memo_put(memo_.size()); break;                                           // MEMOIZE
-    case 'h': memo_get(le(1)); break;                                                   // BINGET
-    case 'j': memo_get(le(4)); break;                                                   // LONG_BINGET
     case 'c': { std::string mod = line(); push(make_str(Kind::kGlobal, mod + "." + line())); break; }  // GLOBAL
     case 0x93: {                                                                        // STACK_GLOBAL
       auto name = pop(), mod = pop();
@@ -258,13 +270,15 @@ bool Machine::step(uint8_t op) {
     case '0': pop(); break;                                                             // POP
     case '1': pop_mark(); break;                                                        // POP_MARK
     case '2': push(top()); break;                                                       // DUP
-    default: {
-      static const char* hex = "0123456789abcdef";
-      bad("unsupported pickle opcode 0x", hex[op >> 4], hex[op & 15]);
-    }
+    default:
+      if (!scalar(op)) {
+        static const char* hex = "0123456789abcdef";
+        bad("unsupported pickle opcode 0x", hex[op >> 4], hex[op & 15]);
+      }
   }
   return true;
 }
+// clang-format on
 
 Ref Machine::run() {
   for (;;) {
@@ -299,8 +313,8 @@ torch::Tensor materialize(const Value& v, const std::string& where) {
   int64_t last = v.offset;
   for (size_t d = 0; d < v.sizes.size(); ++d) {
     if (v.sizes[d] == 0) return torch::empty(v.sizes, torch::TensorOptions().dtype(st.dtype));
-    OFA_CHECK_KIND(kData, v.sizes[d] < (int64_t{1} << 31) && v.strides[d] < (int64_t{1} << 31), where,
-                   ": storage '", st.key, "': implausible tensor size or stride");
+    OFA_CHECK_KIND(kData, v.sizes[d] < (int64_t{1} << 31) && v.strides[d] < (int64_t{1} << 31), where, ": storage '",
+                   st.key, "': implausible tensor size or stride");
     last += (v.sizes[d] - 1) * v.strides[d];
     OFA_CHECK_KIND(kData, last < st.numel, where, ": a tensor at offset ", v.offset, " reaches outside storage '",
                    st.key, "' (", st.numel, " elements)");

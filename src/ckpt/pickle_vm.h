@@ -28,15 +28,29 @@ struct Value;
 using Ref = std::shared_ptr<Value>;
 
 struct Value {
-  enum class Kind { kNone, kBool, kInt, kBigInt, kFloat, kStr, kBytes, kTuple, kList, kDict, kGlobal, kStorage, kTensor };
+  enum class Kind {
+    kNone,
+    kBool,
+    kInt,
+    kBigInt,
+    kFloat,
+    kStr,
+    kBytes,
+    kTuple,
+    kList,
+    kDict,
+    kGlobal,
+    kStorage,
+    kTensor
+  };
   Kind kind = Kind::kNone;
-  int64_t i = 0;               // bool, int
-  double f = 0;                // float
-  std::string s;               // str, bytes, a big int's little-endian bytes, a global's "module.name"
-  std::vector<Ref> items;      // tuple and list; a dict's keys and values alternate
-  std::shared_ptr<Storage> storage;            // storage, tensor
-  int64_t offset = 0;                          // tensor: in elements of the storage
-  std::vector<int64_t> sizes, strides;         // tensor
+  int64_t i = 0;                        // bool, int
+  double f = 0;                         // float
+  std::string s;                        // str, bytes, a big int's little-endian bytes, a global's "module.name"
+  std::vector<Ref> items;               // tuple and list; a dict's keys and values alternate
+  std::shared_ptr<Storage> storage;     // storage, tensor
+  int64_t offset = 0;                   // tensor: in elements of the storage
+  std::vector<int64_t> sizes, strides;  // tensor
 };
 
 /// The storages of one pickle by key, in the order the pickle names them.

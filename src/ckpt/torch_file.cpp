@@ -76,7 +76,8 @@ Ref read_legacy(const std::string& path, const std::string& bytes, pickle::Stora
   bool little = false;
   if (info->kind == Kind::kDict)
     for (size_t i = 0; i + 1 < info->items.size(); i += 2)
-      if (info->items[i]->s == "little_endian") little = info->items[i + 1]->kind == Kind::kBool && info->items[i + 1]->i;
+      if (info->items[i]->s == "little_endian")
+        little = info->items[i + 1]->kind == Kind::kBool && info->items[i + 1]->i;
   OFA_CHECK_KIND(kData, little, path, ": written on a big-endian machine (or system info unreadable)");
   Ref obj = pickle::run(b, n, pos, storages, path);
   Ref keys = pickle::run(b, n, pos, none, path);
@@ -89,8 +90,8 @@ Ref read_legacy(const std::string& path, const std::string& bytes, pickle::Stora
     int64_t count = 0;
     std::memcpy(&count, b + pos, 8);
     pos += 8;
-    OFA_CHECK_KIND(kData, count == st.numel, path, ": storage '", st.key, "' has ", count, " elements, its tensor says ",
-                   st.numel);
+    OFA_CHECK_KIND(kData, count == st.numel, path, ": storage '", st.key, "' has ", count,
+                   " elements, its tensor says ", st.numel);
     st.data = storage_tensor(st, b + pos, n - pos, path);
     pos += static_cast<size_t>(st.numel * pickle::element_size(st.dtype));
   }
@@ -103,19 +104,26 @@ const Ref* dict_get(const pickle::Value& d, const std::string& key) {
   return nullptr;
 }
 
+bool is_zip(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  OFA_CHECK_KIND(kIo, in.good(), path, ": cannot open");
+  char magic[4] = {};
+  in.read(magic, sizeof magic);
+  return in.gcount() == 4 && std::memcmp(magic, "PK\x03\x04", 4) == 0;
+}
+
 }  // namespace
 
 TorchFile read_torch_file(const std::string& path) {
-  const std::string bytes = read_all(path);
   TorchFile out;
   pickle::StorageMap storages;
   Ref obj;
-  if (bytes.size() >= 4 && bytes.compare(0, 4, "PK\x03\x04") == 0) {
+  if (is_zip(path)) {
     out.format = "zip";
     obj = read_zip(path, storages);
   } else {
     out.format = "legacy";
-    obj = read_legacy(path, bytes, storages);
+    obj = read_legacy(path, read_all(path), storages);
   }
   OFA_CHECK_KIND(kData, obj->kind == Kind::kDict, path, ": holds no dict (a state_dict is a dict of tensors)");
   if (const Ref* inner = dict_get(*obj, "state_dict"); inner && (*inner)->kind == Kind::kDict) {

@@ -2,8 +2,8 @@
 // `ofa import --reference FILE --space S --out RUN_DIR` turns a reference OFAMobileNetV3
 // state_dict (torch.save, zip or legacy format) into a run dir that eval, export, search and train
 // accept; write_reference_supernet() is `ofa export --supernet --format reference`.
-#include <CLI/CLI.hpp>
 #include <torch/torch.h>
+#include <CLI/CLI.hpp>
 
 #include <algorithm>
 #include <ctime>
@@ -75,8 +75,8 @@ std::string write_start_checkpoint(const RunConfig& cfg, supernet::OFAMobileNetV
   pos.global_batch = cfg.train.batch_per_rank;
   pos.grad_accum = cfg.train.grad_accum;
   if (pos.teacher) ckpt::add_module(*net, ckpt::kTeacherPrefix, req.shared, req.shared);
-  req.state = pos.to_json(static_cast<int>(cfg.train.phases.size()), static_cast<uint64_t>(cfg.run.seed), nullptr,
-                          nullptr);
+  req.state =
+      pos.to_json(static_cast<int>(cfg.train.phases.size()), static_cast<uint64_t>(cfg.run.seed), nullptr, nullptr);
   req.extra = {{"config_hash", cfg.config_hash}, {"run_name", cfg.run.name}, {"imported_from", note}};
   auto serial = dist::make_serial();
   const fs::path root = fs::path(cfg.run.dir) / "checkpoints";
@@ -96,9 +96,9 @@ int run_import(const ImportArgs& a) {
             ": already a run dir (config.yaml or supernet.pt exists); choose a new --out");
   auto file = ckpt::read_torch_file(a.reference);
   // A state_dict of a model wrapped in DataParallel: every key starts with "module.".
-  const bool data_parallel = !file.tensors.empty() && std::all_of(file.tensors.begin(), file.tensors.end(), [](auto& kv) {
-    return kv.first.rfind("module.", 0) == 0;
-  });
+  const bool data_parallel =
+      !file.tensors.empty() &&
+      std::all_of(file.tensors.begin(), file.tensors.end(), [](auto& kv) { return kv.first.rfind("module.", 0) == 0; });
   if (data_parallel)
     for (auto& kv : file.tensors) kv.first.erase(0, 7);
   supernet::OFAMobileNetV3 net(cfg.space);
@@ -158,8 +158,9 @@ void add_import_command(CLI::App& root, Registry& reg) {
       ->type_name("SPACE.yaml|CONFIG.yaml")
       ->required();
   app->add_option("--out", a->out, "the run directory to create")->type_name("RUN_DIR")->required();
-  app->add_option("--phase", a->phase, "the phase ofa train continues at (0: the first; later phases distill from "
-                                       "the imported network)")
+  app->add_option("--phase", a->phase,
+                  "the phase ofa train continues at (0: the first; later phases distill from "
+                  "the imported network)")
       ->type_name("N")
       ->capture_default_str();
   add_sets(*app, a->sets, "override a key of the space or config file, e.g. --set data.source=imagenet.h5");

@@ -98,8 +98,7 @@ std::string reference_constructor(const SpaceConfig& s) {
 std::string to_reference_key(const std::string& ours) {
   auto p = split(ours);
   // A leaf right under the conv/bn module (not a transform matrix) gains the wrapped module's name.
-  if (elastic_module(p) && p.size() == 6 && p[5].find("_matrix") == std::string::npos)
-    p.insert(p.begin() + 5, p[4]);
+  if (elastic_module(p) && p.size() == 6 && p[5].find("_matrix") == std::string::npos) p.insert(p.begin() + 5, p[4]);
   return join(p);
 }
 

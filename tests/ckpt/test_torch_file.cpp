@@ -107,8 +107,8 @@ TEST(TorchFile, TruncatedOrGarbledLegacyIsAnErrorNamingTheFile) {
 
 TEST(TorchFile, ZipRoundTripAndDamage) {
   const auto p = fs::temp_directory_path() / ("ofa_torch_file_" + std::to_string(::getpid()) + "_rt.pth");
-  ofa::ckpt::NamedTensorList t = {{"w", torch::randn({3, 4})}, {"k", torch::tensor(int64_t{7})},
-                                  {"h", torch::randn({5}).to(torch::kHalf)}};
+  ofa::ckpt::NamedTensorList t = {
+      {"w", torch::randn({3, 4})}, {"k", torch::tensor(int64_t{7})}, {"h", torch::randn({5}).to(torch::kHalf)}};
   ofa::ckpt::write_torch_file(p.string(), t);
   const auto f = ofa::ckpt::read_torch_file(p.string());
   EXPECT_EQ(f.format, "zip");
@@ -130,10 +130,12 @@ TEST(TorchFile, ZipRoundTripAndDamage) {
 TEST(ReferenceNames, KeysMapBothWays) {
   using ofa::supernet::from_reference_key;
   using ofa::supernet::to_reference_key;
-  EXPECT_EQ(to_reference_key("blocks.3.conv.point_linear.bn.running_var"), "blocks.3.conv.point_linear.bn.bn.running_var");
+  EXPECT_EQ(to_reference_key("blocks.3.conv.point_linear.bn.running_var"),
+            "blocks.3.conv.point_linear.bn.bn.running_var");
   EXPECT_EQ(to_reference_key("blocks.3.conv.depth_conv.conv.weight"), "blocks.3.conv.depth_conv.conv.conv.weight");
   EXPECT_EQ(to_reference_key("blocks.3.conv.depth_conv.conv.7to5_matrix"), "blocks.3.conv.depth_conv.conv.7to5_matrix");
-  EXPECT_EQ(to_reference_key("blocks.3.conv.depth_conv.se.fc.reduce.weight"), "blocks.3.conv.depth_conv.se.fc.reduce.weight");
+  EXPECT_EQ(to_reference_key("blocks.3.conv.depth_conv.se.fc.reduce.weight"),
+            "blocks.3.conv.depth_conv.se.fc.reduce.weight");
   EXPECT_EQ(to_reference_key("blocks.0.conv.depth_conv.bn.weight"), "blocks.0.conv.depth_conv.bn.weight");
   EXPECT_EQ(to_reference_key("final_expand_layer.bn.bias"), "final_expand_layer.bn.bias");
   EXPECT_EQ(from_reference_key("blocks.12.mobile_inverted_conv.inverted_bottleneck.conv.conv.weight"),
