@@ -79,7 +79,9 @@ std::string write_start_checkpoint(const RunConfig& cfg, supernet::OFAMobileNetV
       pos.to_json(static_cast<int>(cfg.train.phases.size()), static_cast<uint64_t>(cfg.run.seed), nullptr, nullptr);
   req.extra = {{"config_hash", cfg.config_hash}, {"run_name", cfg.run.name}, {"imported_from", note}};
   auto serial = dist::make_serial();
-  const fs::path root = fs::path(cfg.run.dir) / "checkpoints";
+  // Where the trainer looks for checkpoints (checkpoint.dir, else RUN_DIR/checkpoints).
+  const fs::path root =
+      cfg.checkpoint.dir.empty() ? fs::path(cfg.run.dir) / "checkpoints" : fs::path(cfg.checkpoint.dir);
   const std::string dir = ckpt::save(serial, root.string(), req, ckpt::KeepPolicy{0, true, false});
   ckpt::wait_for_prune();
   return dir;
