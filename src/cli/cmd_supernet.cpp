@@ -111,13 +111,21 @@ int run_describe(const DescribeArgs& a, Context& ctx) {
 }
 
 struct ExportArgs {
-  std::string space, checkpoint, subnet = "max", out;
+  std::string space, checkpoint, subnet = "max", out, format = "ofa";
   int64_t init_seed = 0;
+  bool supernet = false;
 };
 
 int run_export(const ExportArgs& a, Context& ctx) {
   if (ctx.comm.rank() != 0) return 0;
+  OFA_CHECK(a.supernet == (a.format == "reference"), a.supernet ? "--supernet needs --format reference (the only "
+            "format of a whole supernet)" : "--format reference exports the whole supernet: add --supernet (a subnet's "
+            "export directory is already what the reference's MobileNetV3 loads)");
   auto space = load_space(a.space);
+  if (a.supernet) {
+    write_reference_supernet(a.out, space, load_supernet(space, a.checkpoint, a.init_seed));
+    return 0;
+  }
   auto subnet = parse_subnet(a.subnet, space);
   auto net = load_supernet(space, a.checkpoint, a.init_seed);
   net->set_active(subnet);
@@ -190,7 +198,7 @@ void add_describe(CLI::App& root, Registry& reg) {
 
 void add_export(CLI::App& root, Registry& reg) {
   auto* app = root.add_subcommand("export", "--space S [--checkpoint RUN|--init-seed N] --subnet X --out DIR: static "
-                                            "subnet for PyTorch");
+                                            "subnet for PyTorch (--supernet --format reference: the whole supernet)");
   auto a = std::make_shared<ExportArgs>();
   app->add_option("--space", a->space, "a space preset or a run config")->type_name("SPACE.yaml")->required();
   app->add_option("--checkpoint", a->checkpoint,
@@ -201,9 +209,15 @@ void add_export(CLI::App& root, Registry& reg) {
       ->type_name("N")
       ->capture_default_str();
   app->add_option("--subnet", a->subnet, kSubnetHelp)->type_name("JSON|max|min")->capture_default_str();
-  app->add_option("--out", a->out, "directory for net.config, weights.pt, subnet.json, info.json, space.yaml")
-      ->type_name("DIR")
+  app->add_option("--out", a->out, "directory for net.config, weights.pt, subnet.json, info.json, space.yaml; "
+                                   "with --supernet the .pth file")
+      ->type_name("DIR|FILE.pth")
       ->required();
+  app->add_flag("--supernet", a->supernet, "the whole supernet instead of one subnet (with --format reference)");
+  app->add_option("--format", a->format, "ofa: a subnet's export directory; reference: the supernet as the "
+                                         "reference's OFAMobileNetV3 state_dict (docs/reference-interop.md)")
+      ->check(CLI::IsMember({"ofa", "reference"}))
+      ->capture_default_str();
   reg.add(app, [a](Context& ctx) { return run_export(*a, ctx); });
 }
 

@@ -62,6 +62,7 @@ void add_supernet_commands(CLI::App& root, Registry& reg);  // cmd_supernet.cpp:
 void add_bench_commands(CLI::App& root, Registry& reg);    // cmd_bench.cpp: bench supernet|reducer|ckpt
 void add_search_commands(CLI::App& root, Registry& reg);    // cmd_search.cpp: search sample|fit|predict|run
 void add_bench_search_command(CLI::App& bench, Registry& reg);  // cmd_search_run.cpp: bench search
+void add_import_command(CLI::App& root, Registry& reg);     // cmd_interop.cpp: import --reference
 
 /// A trained run as the tools after training see it: RUN_DIR/supernet.pt in the run's space, the
 /// run's data and its split (the trainer's), and the evaluation transform (no augmentation).
@@ -77,6 +78,12 @@ TrainedRun open_trained_run(const train::RunConfig& cfg, const std::string& run_
 /// Writes the active subnet of `net` as `ofa export` does (weights.pt, net.config, subnet.json,
 /// info.json, space.yaml) with the BN statistics the network holds now (cmd_supernet.cpp).
 void write_export_dir(const std::string& dir, const supernet::SpaceConfig& space, supernet::OFAMobileNetV3& net);
+
+/// `ofa export --supernet --format reference`: the whole supernet as the reference's
+/// OFAMobileNetV3 state_dict (torch.save zip format) and its constructor call printed; kUsage when
+/// the reference cannot build the space (cmd_interop.cpp).
+void write_reference_supernet(const std::string& file, const supernet::SpaceConfig& space,
+                              const supernet::OFAMobileNetV3& net);
 
 // Shared option helpers (args.cpp).
 /// The repeatable `--set KEY=VALUE` option (one value per occurrence, `--set=K=V` too).

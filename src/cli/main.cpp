@@ -27,6 +27,7 @@ void build_tree(CLI::App& root, Registry& reg) {
   ofa::cli::add_train_commands(root, reg);
   ofa::cli::add_ckpt_commands(root, reg);
   ofa::cli::add_supernet_commands(root, reg);
+  ofa::cli::add_import_command(root, reg);
   ofa::cli::add_bench_commands(root, reg);
   ofa::cli::add_search_commands(root, reg);
   // After the subcommands were added: they would inherit it.
