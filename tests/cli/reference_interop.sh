@@ -59,6 +59,7 @@ expect_rc 2 "already a run dir" -- "$ofa" import --reference "$work/a.pth" --spa
 
 if ! "$py" -c "import torch" 2>/dev/null; then
   echo "SKIPPED: $py has no torch (apt-get install python3-torch): the pickle formats written by Python are untested"
+  [[ "${OFA_TEST_STRICT:-0}" == 1 ]] && { echo "FAIL: OFA_TEST_STRICT=1 (CI) needs python3-torch"; exit 1; }
   exit 77
 fi
 "$py" - "$work" <<'PY'
@@ -89,7 +90,11 @@ expect_rc 3 "$work/bad.pth" "missing key" "blocks.5.conv.depth_conv.conv.5to3_ma
 [[ ! -e "$work/run_bad/supernet.pt" ]] || { echo "a refused import left a supernet.pt"; exit 1; }
 echo "missing, extra and wrong-shape keys named"
 
-if ! "$py" -c "import h5py" 2>/dev/null; then echo "no h5py: ofa eval/train on the imported run not checked"; exit 0; fi
+if ! "$py" -c "import h5py" 2>/dev/null; then
+  echo "no h5py: ofa eval/train on the imported run not checked"
+  [[ "${OFA_TEST_STRICT:-0}" == 1 ]] && { echo "FAIL: OFA_TEST_STRICT=1 (CI) needs python3-h5py"; exit 1; }
+  exit 0
+fi
 "$py" - "$work/tiny.h5" <<'PY'
 import sys, h5py, numpy as np
 rng = np.random.default_rng(0)
