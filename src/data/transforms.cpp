@@ -97,14 +97,16 @@ torch::Tensor to_float_normalized(const torch::Tensor& images, const std::vector
   OFA_CHECK(images.dim() == 4 && images.scalar_type() == torch::kUInt8,
             "to_float_normalized expects uint8 [B, C, H, W]");
   const int64_t b = images.size(0), c = images.size(1), hw = images.size(2) * images.size(3);
-  OFA_CHECK(mean.size() == std.size() && (mean.empty() || int64_t(mean.size()) == c),
-            "normalisation needs one mean and one std per channel (", c, " channels, ", mean.size(),
+  // One mean and std for every channel, or one per channel (what the config layer accepts).
+  OFA_CHECK(mean.size() == std.size() && (mean.size() <= 1 || int64_t(mean.size()) == c),
+            "normalisation needs one mean and one std, or one per channel (", c, " channels, ", mean.size(),
             " means, ", std.size(), " stds)");
   std::vector<float> scale(size_t(c), 1.0f / 255.0f), bias(size_t(c), 0.0f);
-  for (size_t ch = 0; ch < mean.size(); ++ch) {
-    OFA_CHECK(std[ch] > 0, "normalisation std must be > 0, channel ", ch, " has ", std[ch]);
-    scale[ch] = float(1.0 / (255.0 * std[ch]));
-    bias[ch] = float(-mean[ch] / std[ch]);
+  for (size_t ch = 0; ch < size_t(c) && !mean.empty(); ++ch) {
+    const size_t i = mean.size() == 1 ? 0 : ch;
+    OFA_CHECK(std[i] > 0, "normalisation std must be > 0, channel ", ch, " has ", std[i]);
+    scale[ch] = float(1.0 / (255.0 * std[i]));
+    bias[ch] = float(-mean[i] / std[i]);
   }
   const torch::Tensor in = images.contiguous();
   torch::Tensor out = torch::empty(in.sizes(), torch::kFloat32);

@@ -58,7 +58,11 @@ TEST(Transforms, NormalisationNumbers) {
   const torch::Tensor want = torch::tensor({-2.0f, 2.0f, 0.0f, 0.5f}).view({1, 2, 1, 2});
   EXPECT_TRUE(torch::allclose(y, want, 1e-5, 1e-6)) << y;
   EXPECT_TRUE(torch::allclose(to_float_normalized(x, {}, {}), x.to(torch::kFloat32) / 255.0));
-  EXPECT_THROW(to_float_normalized(x, {0.5}, {0.25}), std::exception);
+  // One mean and std serve every channel (the config accepts 1 or in_channels values).
+  const torch::Tensor one = torch::tensor({-2.0f, 2.0f, -1.2f, -0.4f}).view({1, 2, 1, 2});
+  EXPECT_TRUE(torch::allclose(to_float_normalized(x, {0.5}, {0.25}), one, 1e-5, 1e-6));
+  EXPECT_THROW(to_float_normalized(x, {0.5, 0.2, 0.1}, {0.25, 0.4, 0.1}), std::exception);
+  EXPECT_THROW(to_float_normalized(x, {0.5, 0.2}, {0.25}), std::exception);
 }
 
 TEST(Transforms, ResizeShapes) {
