@@ -62,12 +62,12 @@ class StopSignals : public TrainerHook {
 
 class FaultInjection : public TrainerHook {
  public:
-  FaultInjection(int64_t step, bool stop) : step_(step), stop_(stop) {}
+  FaultInjection(int64_t step, int signal) : step_(step), signal_(signal) {}
   std::string name() const override { return "fault_injection"; }
   void on_loss(int64_t global_step, torch::Tensor& loss) override {
     if (global_step != step_) return;
-    if (stop_) {
-      ::raise(SIGSTOP);  // a rank that stops answering, before the step's gradient all-reduce
+    if (signal_ != 0) {
+      ::raise(signal_);  // SIGSTOP: a rank that stops answering; SIGKILL: a rank that dies
       return;
     }
     loss = loss * std::numeric_limits<double>::quiet_NaN();
@@ -75,7 +75,7 @@ class FaultInjection : public TrainerHook {
 
  private:
   int64_t step_;
-  bool stop_;
+  int signal_;  // 0: NaN losses
 };
 
 }  // namespace
@@ -88,10 +88,12 @@ Hooks builtin_hooks(const CheckpointOptions& checkpoint, int rank, const std::st
     int r = -1;
     long long g = -1;
     char kind[8] = {0};
-    OFA_CHECK(std::sscanf(fault.c_str(), "%7[a-z]:%d@%lld", kind, &r, &g) == 3 &&
-                  (std::string(kind) == "nan" || std::string(kind) == "stop"),
-              "OFA_TRAIN_FAULT='", fault, "': expected nan:<rank>@<global step> or stop:<rank>@<global step>");
-    if (r == rank) hooks.push_back(std::make_unique<FaultInjection>(g, std::string(kind) == "stop"));
+    const bool parsed = std::sscanf(fault.c_str(), "%7[a-z]:%d@%lld", kind, &r, &g) == 3;
+    const std::string k = kind;
+    OFA_CHECK(parsed && (k == "nan" || k == "stop" || k == "kill"), "OFA_TRAIN_FAULT='", fault,
+              "': expected nan|stop|kill:<rank>@<global step>");
+    const int signal = k == "stop" ? SIGSTOP : k == "kill" ? SIGKILL : 0;
+    if (r == rank) hooks.push_back(std::make_unique<FaultInjection>(g, signal));
   }
   return hooks;
 }

@@ -106,7 +106,8 @@ using Hooks = std::vector<std::unique_ptr<TrainerHook>>;
 ///    stop (SIGUSR2 wins when ranks got different ones);
 ///  - "fault_injection" (tests, only when `fault` is set): fault = "nan:<rank>@<global step>" makes
 ///    that rank's losses of that step NaN, as a diverging run would; "stop:<rank>@<global step>"
-///    makes that rank SIGSTOP itself before the step's backward, as a hung rank would.
+///    makes that rank SIGSTOP itself before the step's backward, as a hung rank would; "kill:..."
+///    SIGKILLs it there, as a node failure would.
 Hooks builtin_hooks(const CheckpointOptions& checkpoint, int rank, const std::string& fault);
 
 }  // namespace ofa::train
