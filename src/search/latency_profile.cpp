@@ -1,0 +1,154 @@
+// Timing single ops and whole static subnets with LibTorch on this machine (see latency_profile.h).
+#include "search/latency_profile.h"
+
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <map>
+#include <memory>
+
+#include "core/error.h"
+#include "search/predictor.h"
+#include "supernet/elastic_ops.h"
+#include "supernet/static_net.h"
+
+namespace ofa::search {
+namespace {
+
+namespace nn = torch::nn;
+using supernet::Act;
+using supernet::StaticConvBnAct;
+
+torch::Tensor channels_last(torch::Tensor x) { return x.contiguous(torch::MemoryFormat::ChannelsLast); }
+
+// conv (k x k, stride, no bias) -> BN -> act, as the network's first conv, final expand and
+// feature mix layers (the latter without BN).
+StaticConvBnAct conv_bn_act(const supernet::SpaceConfig& s, int64_t in, int64_t out, int k, int stride, bool bn,
+                            Act act) {
+  return StaticConvBnAct(nn::Conv2dOptions(in, out, k).stride(stride).padding(k / 2).bias(false), bn,
+                         /*se=*/false, act, s.bn_momentum, s.bn_eps);
+}
+
+// The closure keeps the module and its input alive; it runs in eval mode without autograd.
+template <class M, class F>
+std::function<void()> keep(M module, torch::Tensor x, F body) {
+  module->eval();
+  return [module, x, body]() mutable {
+    torch::NoGradGuard no_grad;
+    body(module, x);
+  };
+}
+
+std::function<void()> block_forward(const supernet::SpaceConfig& s, const LatencyOp& op, int batch) {
+  supernet::StaticMBConv m(op.in_c, op.mid, op.out_c, op.kernel, op.stride, supernet::parse_act(op.act), op.se,
+                           op.expand_conv, s.bn_momentum, s.bn_eps);
+  const auto x = channels_last(torch::randn({batch, op.in_c, op.in_hw, op.in_hw}));
+  return keep(m, x, [](supernet::StaticMBConv& b, const torch::Tensor& in) { b(in); });
+}
+
+}  // namespace
+
+LatencyEntry time_calls(const std::function<void()>& fn, const TimingOptions& o) {
+  OFA_CHECK(o.repeats >= 1 && o.warmup >= 0, "timing: need repeats >= 1 and warmup >= 0");
+  for (int i = 0; i < o.warmup; ++i) fn();
+  std::vector<double> ms(o.repeats);
+  for (auto& t : ms) {
+    const auto t0 = std::chrono::steady_clock::now();
+    fn();
+    t = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  }
+  LatencyEntry e;
+  e.count = o.repeats;
+  for (double t : ms) e.mean += t;
+  e.mean /= double(ms.size());
+  for (double t : ms) e.var += (t - e.mean) * (t - e.mean);
+  e.var /= double(ms.size());
+  std::sort(ms.begin(), ms.end());
+  const size_t n = ms.size();
+  e.median = n % 2 ? ms[n / 2] : 0.5 * (ms[n / 2 - 1] + ms[n / 2]);
+  return e;
+}
+
+std::function<void()> op_forward(const supernet::SpaceConfig& s, const LatencyOp& op, int batch) {
+  const int64_t b = batch;
+  if (op.type == "expanded_conv") return block_forward(s, op, batch);
+  if (op.type == "Conv") {  // NCHW input, channels-last after the conv (StaticMobileNetV3Impl::forward)
+    auto m = conv_bn_act(s, op.in_c, op.out_c, 3, op.stride, true, supernet::parse_act(op.act));
+    return keep(m, torch::randn({b, op.in_c, op.in_hw, op.in_hw}), [](StaticConvBnAct& c, const torch::Tensor& x) {
+      supernet::apply_act(c->bn(channels_last(c->conv(x))), c->act);
+    });
+  }
+  if (op.type == "Conv_1") {
+    auto m = conv_bn_act(s, op.in_c, op.out_c, 1, 1, true, Act::kHSwish);
+    return keep(m, channels_last(torch::randn({b, op.in_c, op.in_hw, op.in_hw})),
+                [](StaticConvBnAct& c, const torch::Tensor& x) { c(x); });
+  }
+  if (op.type == "AvgPool2D") {
+    auto m = nn::Identity();
+    return keep(m, channels_last(torch::randn({b, op.in_c, op.in_hw, op.in_hw})),
+                [](nn::Identity&, const torch::Tensor& x) { supernet::global_pool(x); });
+  }
+  if (op.type == "Conv_2") {
+    auto m = conv_bn_act(s, op.in_c, op.out_c, 1, 1, false, Act::kHSwish);
+    const auto x = supernet::global_pool(channels_last(torch::randn({b, op.in_c, 2, 2})));
+    return keep(m, x, [](StaticConvBnAct& c, const torch::Tensor& in) { c(in).flatten(1); });
+  }
+  if (op.type == "Logits") {
+    nn::Linear m(op.in_c, op.out_c);
+    return keep(m, torch::randn({b, op.in_c}), [](nn::Linear& l, const torch::Tensor& x) { l(x); });
+  }
+  fail(ErrorKind::kInternal, "op_forward: unknown op type ", op.type);
+}
+
+std::function<void()> subnet_forward(const supernet::SpaceConfig& space, const supernet::SubnetConfig& subnet,
+                                     int batch) {
+  supernet::StaticMobileNetV3 net(space, subnet);
+  const auto x = torch::randn({batch, space.in_channels, subnet.r, subnet.r});
+  return keep(net, x, [](supernet::StaticMobileNetV3& n, const torch::Tensor& in) { n(in); });
+}
+
+std::vector<LatencyOp> distinct_ops(const supernet::SpaceConfig& space, const supernet::SubnetChoices& choices) {
+  OFA_CHECK(!choices.depth_list.empty() && !choices.ks_list.empty() && !choices.expand_list.empty() &&
+                !choices.resolutions.empty(),
+            "latency profile: empty choice list");
+  const int depth = *std::max_element(choices.depth_list.begin(), choices.depth_list.end());
+  std::vector<LatencyOp> out;
+  std::map<std::string, bool> seen;
+  for (int r : choices.resolutions)
+    for (int k : choices.ks_list)
+      for (int e : choices.expand_list)
+        for (const auto& op : network_ops(space, supernet::uniform_subnet(space, k, e, depth, r)))
+          if (seen.emplace(op.key(), true).second) out.push_back(op);
+  return out;
+}
+
+LatencyTable profile_latency(const supernet::SpaceConfig& space, const supernet::SubnetChoices& choices,
+                             const TimingOptions& options, const std::function<void(size_t, size_t)>& progress) {
+  const auto ops = distinct_ops(space, choices);
+  LatencyTable table;
+  for (size_t i = 0; i < ops.size(); ++i) {
+    table.set(ops[i].key(), time_calls(op_forward(space, ops[i], options.batch), options));
+    if (progress) progress(i + 1, ops.size());
+  }
+  return table;
+}
+
+double LatencyCheck::mean_abs_pct_error() const {
+  double sum = 0;
+  for (size_t i = 0; i < measured_ms.size(); ++i)
+    sum += std::abs(predicted_ms[i] - measured_ms[i]) / measured_ms[i] * 100.0;
+  return measured_ms.empty() ? 0.0 : sum / double(measured_ms.size());
+}
+
+double LatencyCheck::max_abs_pct_error() const {
+  double worst = 0;
+  for (size_t i = 0; i < measured_ms.size(); ++i)
+    worst = std::max(worst, std::abs(predicted_ms[i] - measured_ms[i]) / measured_ms[i] * 100.0);
+  return worst;
+}
+
+double LatencyCheck::kendall_tau() const { return search::kendall_tau(predicted_ms, measured_ms); }
+
+}  // namespace ofa::search
