@@ -1,7 +1,8 @@
-// `ofa search sample|fit|predict|run`: specialize a trained supernet without retraining
+// `ofa search sample|fit|predict|run|profile`: specialize a trained supernet without retraining
 // (docs/search.md). sample measures random subnets of what the run trained on the holdout split
 // (collective, resumable), fit trains the accuracy predictor on them, predict queries it, run
-// searches the subnet of highest predicted accuracy under MACs/params budgets (evolution).
+// searches the subnet of highest predicted accuracy under budgets (evolution; cmd_search_run.cpp),
+// profile measures a latency table (cmd_search_profile.cpp).
 #include <CLI/CLI.hpp>
 #include <torch/torch.h>
 
@@ -215,10 +216,11 @@ int run_predict(const PredictArgs& a) {
 
 }  // namespace
 
-void add_search_run_command(CLI::App& search, Registry& reg);  // cmd_search_run.cpp
+void add_search_run_command(CLI::App& search, Registry& reg);      // cmd_search_run.cpp
+void add_search_profile_command(CLI::App& search, Registry& reg);  // cmd_search_profile.cpp
 
 void add_search_commands(CLI::App& root, Registry& reg) {
-  auto* search = root.add_subcommand("search", "sample|fit|predict|run: specialize a trained supernet per device "
+  auto* search = root.add_subcommand("search", "sample|fit|predict|run|profile: specialize a trained supernet per device "
                                                "without retraining");
   auto* app = search->add_subcommand("sample", "RUN_DIR --n N --out DIR: measure random subnets of what the run "
                                                "trained on its holdout split (resumable; alone, mpirun or srun)");
@@ -245,6 +247,7 @@ void add_search_commands(CLI::App& root, Registry& reg) {
       ->capture_default_str();
   reg.add_rank0_only(pred, [pa](Context&) { return run_predict(*pa); });
   add_search_run_command(*search, reg);
+  add_search_profile_command(*search, reg);
 }
 
 }  // namespace ofa::cli

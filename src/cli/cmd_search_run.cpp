@@ -2,8 +2,9 @@
 // for one set of constraints or for a range of budgets of one metric (--pareto), each winner
 // written as DIR/<budget>/result.json and all of them as DIR/results.json; --verify measures each
 // winner's test accuracy (BN recalibrated, as `ofa eval`), --export writes it as `ofa export`
-// does, with its BN statistics recalibrated, to DIR/<budget>/export/. `ofa bench search` times
-// the predictor's queries and whole searches against the same searches with a trivial score.
+// does, with its BN statistics recalibrated, to DIR/<budget>/export/. Latency and energy budgets
+// read a latency table (--latency-table, search/latency_table.h). `ofa bench search` times the
+// predictor's queries and whole searches against the same searches with a trivial score.
 #include <CLI/CLI.hpp>
 #include <torch/torch.h>
 
@@ -24,6 +25,7 @@
 #include "eval/evaluator.h"
 #include "search/evolution.h"
 #include "core/rng.h"
+#include "search/latency_table.h"
 #include "search/predictor.h"
 #include "supernet/activation_memory.h"
 #include "supernet/flops.h"
@@ -36,7 +38,7 @@ namespace ofa::cli {
 namespace {
 
 struct RunArgs {
-  std::string predictor, out, pareto, run_dir;
+  std::string predictor, out, pareto, run_dir, latency_table;
   std::vector<std::string> constraints;
   search::EvolutionOptions evo;
   bool verify = false, export_winners = false;
@@ -63,16 +65,36 @@ class Winners {
   std::unique_ptr<eval::Evaluator> ev_;
 };
 
-// The metrics `ofa search run` can count for a subnet of `space`, analytically: MACs, params, and
-// the peak activation memory in float32 bytes (supernet/activation_memory.h).
-search::MetricFn metric_of(const std::string& name, const supernet::SpaceConfig& space) {
+// The table of --latency-table, or none.
+std::unique_ptr<search::LatencyTable> open_table(const std::string& path) {
+  if (path.empty()) return nullptr;
+  return std::make_unique<search::LatencyTable>(search::LatencyTable::load(path));
+}
+
+// Energy per inference in mJ = predicted latency (ms) x the power measured while profiling (W).
+double energy_mj(const search::LatencyTable& t, const supernet::SpaceConfig& space, const supernet::SubnetConfig& s) {
+  return t.predict_ms(space, s) * t.meta.power_watts / std::max(1, t.meta.batch);
+}
+
+// The metrics `ofa search run` can count for a subnet of `space`: analytically MACs, params, and
+// the peak activation memory in float32 bytes (supernet/activation_memory.h); from a latency
+// table the latency (ms, the sum of the ops' entries) and the energy per inference (mJ).
+search::MetricFn metric_of(const std::string& name, const supernet::SpaceConfig& space,
+                           const search::LatencyTable* table) {
+  if (name == "latency" || name == "energy") {
+    OFA_CHECK(table != nullptr, "--constraint ", name, "<=...: needs --latency-table FILE (ofa search profile)");
+    OFA_CHECK(name == "latency" || table->meta.power_watts > 0, "--constraint energy<=...: ", table->source,
+              " records no power (a table from ofa search profile with an energy source has power_watts)");
+    if (name == "latency")
+      return [&space, table](const supernet::SubnetConfig& s) { return table->predict_ms(space, s); };
+    return [&space, table](const supernet::SubnetConfig& s) { return energy_mj(*table, space, s); };
+  }
   if (name == "macs") return [&space](const supernet::SubnetConfig& s) { return double(supernet::count(space, s).macs); };
   if (name == "params")
     return [&space](const supernet::SubnetConfig& s) { return double(supernet::count(space, s).params); };
   if (name == "memory")
     return [&space](const supernet::SubnetConfig& s) { return double(supernet::peak_activation(space, s).bytes); };
-  fail(ErrorKind::kUsage, "--constraint ", name, "<=...: macs, params and memory budgets are searched so far "
-       "(latency and energy need their tables: see docs/search.md)");
+  fail(ErrorKind::kUsage, "--constraint ", name, "<=...: unknown metric");
 }
 
 std::string human(double v) {
@@ -113,7 +135,7 @@ std::vector<search::Constraint> pareto_budgets(const std::string& spec) {
 }
 
 json winner_json(const search::SearchResult& r, const std::vector<search::Constraint>& cs,
-                 const supernet::SpaceConfig& space) {
+                 const supernet::SpaceConfig& space, const search::LatencyTable* table) {
   const auto cost = supernet::count(space, r.best.subnet);
   json j{{"subnet", r.best.subnet.to_json()},
          {"predicted_accuracy", r.best.score},
@@ -123,6 +145,8 @@ json winner_json(const search::SearchResult& r, const std::vector<search::Constr
          {"queries", r.queries},
          {"seconds", r.seconds}};
   for (const auto& c : cs) j["constraints"].push_back(c.text);
+  if (table) j["latency_ms"] = table->predict_ms(space, r.best.subnet);
+  if (table && table->meta.power_watts > 0) j["energy_mj"] = energy_mj(*table, space, r.best.subnet);
   return j;
 }
 
@@ -166,6 +190,7 @@ int run_search(const RunArgs& a) {
   OFA_CHECK(!run_dir.empty(), a.predictor, ": names no run directory; give --run RUN_DIR");
   const RunConfig cfg = load_config((fs::path(run_dir) / "config.yaml").string());
   const auto choices = supernet::full_choices(train::trained_space(cfg));
+  const auto table = open_table(a.latency_table);
   std::vector<search::Constraint> fixed;
   for (const auto& t : a.constraints) fixed.push_back(search::Constraint::parse(t));
   std::vector<std::vector<search::Constraint>> sets;
@@ -183,9 +208,9 @@ int run_search(const RunArgs& a) {
   std::vector<SearchWinner> winners;
   for (const auto& cs : sets) {
     std::vector<search::MetricFn> metrics;
-    for (const auto& c : cs) metrics.push_back(metric_of(c.metric, cfg.space));
+    for (const auto& c : cs) metrics.push_back(metric_of(c.metric, cfg.space, table.get()));
     const auto r = search::evolve(cfg.space, choices, cs, metrics, score, a.evo);
-    json w = winner_json(r, cs, cfg.space);
+    json w = winner_json(r, cs, cfg.space, table.get());
     const fs::path dir = fs::path(a.out) / budget_tag(cs);
     if (a.verify) w["test_accuracy"] = measure->test_accuracy(r.best.subnet);
     if (a.export_winners) {
@@ -208,7 +233,7 @@ int run_search(const RunArgs& a) {
 
 
 struct BenchArgs {
-  std::string predictor;
+  std::string predictor, latency_table;
   std::vector<std::string> constraints{"macs<=2.5M"};
   int generations = 500;
 };
@@ -228,6 +253,7 @@ int run_bench_search(const BenchArgs& a) {
   const auto predictor = search::AccuracyPredictor::load(a.predictor, &meta);
   const RunConfig cfg = load_config((fs::path(meta.value("run_dir", std::string())) / "config.yaml").string());
   const auto choices = supernet::full_choices(train::trained_space(cfg));
+  const auto table = open_table(a.latency_table);
   std::vector<supernet::SubnetConfig> batch;
   CounterRng rng(1, {0xbe9c});
   for (int i = 0; i < 100; ++i) batch.push_back(supernet::sample_subnet(cfg.space, choices, rng));
@@ -250,7 +276,7 @@ int run_bench_search(const BenchArgs& a) {
   };
   for (const auto& text : a.constraints) {
     const auto c = search::Constraint::parse(text);
-    const std::vector<search::MetricFn> m{metric_of(c.metric, cfg.space)};
+    const std::vector<search::MetricFn> m{metric_of(c.metric, cfg.space, table.get())};
     search::SearchResult with, without;
     const double ts = seconds_of([&] { with = search::evolve(cfg.space, choices, {c}, m, real, evo); });
     const double tb = seconds_of([&] { without = search::evolve(cfg.space, choices, {c}, m, trivial, evo); });
@@ -260,12 +286,17 @@ int run_bench_search(const BenchArgs& a) {
   return 0;
 }
 
-// --predictor and the repeatable --constraint, shared by `search run` and `bench search`.
-CLI::Option* add_predictor_and_constraints(CLI::App& app, std::string& predictor, std::vector<std::string>& constraints) {
+// --predictor, the repeatable --constraint and --latency-table, shared by `search run` and `bench search`.
+CLI::Option* add_predictor_and_constraints(CLI::App& app, std::string& predictor, std::vector<std::string>& constraints,
+                                           std::string& latency_table) {
   app.add_option("--predictor", predictor, "a predictor file (ofa search fit)")->required()->type_name("P");
+  app.add_option("--latency-table", latency_table, "a latency table (ofa search profile, or the reference's "
+                                                   "<r>_lookup_table.yaml files or their directory)")
+      ->type_name("FILE");
   return app
       .add_option("--constraint", constraints,
-                  "METRIC<=LIMIT: macs, params or memory (peak float32 activation bytes); repeatable")
+                  "METRIC<=LIMIT: macs, params, memory (peak float32 activation bytes), latency (ms) or energy "
+                  "(mJ per inference; both need --latency-table); repeatable")
       ->type_name("C")
       ->allow_extra_args(false);
 }
@@ -276,7 +307,7 @@ void add_search_run_command(CLI::App& search, Registry& reg) {
   auto* app = search.add_subcommand("run", "--predictor P --constraint macs<=150M [...] [--pareto macs=50M..600M:10] "
                                            "--out DIR: the best subnet under each budget");
   auto a = std::make_shared<RunArgs>();
-  add_predictor_and_constraints(*app, a->predictor, a->constraints);
+  add_predictor_and_constraints(*app, a->predictor, a->constraints, a->latency_table);
   app->add_option("--pareto", a->pareto, "METRIC=LO..HI:K: K budgets from LO to HI, one search each")
       ->type_name("SPEC");
   app->add_option("--out", a->out, "where result.json files go")->required()->type_name("DIR");
@@ -295,7 +326,7 @@ void add_bench_search_command(CLI::App& bench, Registry& reg) {
   auto* app = bench.add_subcommand("search", "--predictor P [--constraint C ...]: predictor queries/s and whole "
                                              "searches on one core, against the same search without the predictor");
   auto a = std::make_shared<BenchArgs>();
-  add_predictor_and_constraints(*app, a->predictor, a->constraints)->capture_default_str();
+  add_predictor_and_constraints(*app, a->predictor, a->constraints, a->latency_table)->capture_default_str();
   app->add_option("--generations", a->generations, "generations per search")->capture_default_str();
   reg.add_rank0_only(app, [a](Context&) { return run_bench_search(*a); });
 }
