@@ -7,7 +7,10 @@
 #  3. `search run` under a MACs budget with --verify and --export (the winner within it, recounted
 #     by `ofa describe`, its test accuracy, its export), a
 #     --pareto range (its search.html), a peak-activation-memory budget, `bench search`, and an infeasible budget that fails at once
-#     (exit 2) naming the range.
+#     (exit 2) naming the range;
+#  4. `search profile` of the tiny space with --check 3 (the table's keys, the check's file), a
+#     latency budget inside the range an unmeetable one names (the winner within it), and a
+#     malformed table refused with exit 3 naming the file and the key.
 # Usage: search_cli.sh OFA_BINARY SOURCE_DIR
 set -euo pipefail
 ofa=$1
@@ -125,4 +128,52 @@ rc=$?
 set -e
 [[ $rc == 2 ]] || { cat "$work/no.log"; fail "an infeasible budget: exit $rc, expected 2"; }
 grep -q "cannot be met" "$work/no.log" || { cat "$work/no.log"; fail "the infeasible budget's message"; }
+
+echo "== 4. latency: profile with a check, a latency budget, a malformed table"
+"$ofa" search profile --space "$work/run/config.yaml" --out "$work/lat/lut.yaml" --check 3 --warmup 2 --repeats 5 \
+  --energy-seconds 0.05 > "$work/profile.log" 2>&1 || { cat "$work/profile.log"; fail "search profile"; }
+grep -q "^ofa_profile:" "$work/lat/lut.yaml" || fail "the table has no ofa_profile"
+grep -q "^Conv-input:28x28x1-output:14x14x8:" "$work/lat/lut.yaml" || fail "no first-conv key at 28"
+grep -q "^expanded_conv-input:14x14x8-output:7x7x8-expand:24-kernel:3-stride:2-idskip:0-se:1-hs:0:" "$work/lat/lut.yaml" ||
+  fail "no key of the first stage's first block (k3, e3) at 28"
+grep -q "Kendall tau" "$work/profile.log" || fail "the check printed no summary"
+"$py" - "$work/lat/lut.check.json" <<'PY' || fail "the check's file"
+import json, sys
+c = json.load(open(sys.argv[1]))
+assert len(c["subnets"]) == 3, c
+for r in c["subnets"]:
+    assert r["predicted_ms"] > 0 and r["measured_ms"] > 0 and r["measured_mj"] >= 0, r
+assert c["mean_abs_pct_error"] >= 0 and -1 <= c["kendall_tau"] <= 1 and c["threads"] == 1, c
+PY
+# An unmeetable budget names the range the space reaches; a budget in its middle is met.
+set +e
+"$ofa" search run --predictor "$work/p.pred" --constraint 'latency<=1us' --latency-table "$work/lat/lut.yaml" \
+  --out "$work/lat/no" > "$work/lat_no.log" 2>&1
+rc=$?
+set -e
+[[ $rc == 2 ]] || { cat "$work/lat_no.log"; fail "an unmeetable latency budget: exit $rc, expected 2"; }
+limit=$("$py" - "$work/lat_no.log" <<'PY'
+import re, sys
+lo, hi = map(float, re.search(r"reaches ([0-9.e+-]+)ms\.\.([0-9.e+-]+)ms latency", open(sys.argv[1]).read()).groups())
+assert lo < hi, (lo, hi)
+print((lo + hi) / 2)
+PY
+) || { cat "$work/lat_no.log"; fail "no reachable latency range"; }
+"$ofa" search run --predictor "$work/p.pred" --constraint "latency<=${limit}ms" --latency-table "$work/lat/lut.yaml" \
+  --out "$work/lat/r" --generations 10 > "$work/lat_run.log" 2>&1 || { cat "$work/lat_run.log"; fail "a latency budget"; }
+"$py" - "$work"/lat/r/*/result.json "$limit" <<'PY' || fail "the winner breaks its latency budget"
+import json, sys
+r, limit = json.load(open(sys.argv[1])), float(sys.argv[2])
+assert 0 < r["latency_ms"] <= limit, (r["latency_ms"], limit)
+assert "energy_mj" in r or "power_watts: 0" in open(sys.argv[1].rsplit("/", 3)[0] + "/lut.yaml").read(), r
+PY
+printf 'Conv-input:28x28x1-output:14x14x8:\n  count: 5\n  mean: slow\n' > "$work/lat/bad.yaml"
+set +e
+"$ofa" search run --predictor "$work/p.pred" --constraint 'latency<=1ms' --latency-table "$work/lat/bad.yaml" \
+  --out "$work/lat/bad" > "$work/lat_bad.log" 2>&1
+rc=$?
+set -e
+[[ $rc == 3 ]] || { cat "$work/lat_bad.log"; fail "a malformed table: exit $rc, expected 3"; }
+grep -q "bad.yaml: key 'Conv-input:28x28x1-output:14x14x8': mean is not a number" "$work/lat_bad.log" ||
+  { cat "$work/lat_bad.log"; fail "the malformed table's message"; }
 echo "search_cli: all passed"
