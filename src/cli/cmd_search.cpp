@@ -70,9 +70,13 @@ std::string pct(double v) {
 // The sampling job's energy, as a training run's (docs/energy.md): a Monitor on every rank (node
 // counters on local rank 0), one segment, the subnets counted as its samples; at the end rank 0
 // merges the ranks' ledgers with the earlier jobs' (DIR/report/ledger.json), appends the power
-// rows to DIR/energy.csv and writes DIR/report/carbon.{json,html}.
+// rows to DIR/energy.csv and writes DIR/report/carbon.{json,html}. So that a killed job's energy
+// is not lost, every rank also rewrites its own ledger after each subnet (DIR/energy.rank<r>.part.json,
+// this job's measurements only); the next job's rank 0 folds the parts it finds into ledger.json
+// before any rank writes again (their power rows are lost: only the ledger is kept).
 class SampleEnergy {
  public:
+  /// Collective.
   SampleEnergy(Context& ctx, const RunConfig& cfg, const std::string& dir) : ctx_(ctx), cfg_(cfg), dir_(dir) {
     if (!cfg.energy.enabled) return;
     energy::Placement where;
@@ -81,13 +85,16 @@ class SampleEnergy {
     where.local_rank = ctx.comm.local_rank();
     where.read_node_sources = ctx.comm.local_rank() == 0;
     monitor_ = std::make_unique<energy::Monitor>(cfg.energy, where);
-    if (ctx.comm.rank() == 0 && fs::exists(energy::ledger_path(dir)))
-      monitor_->restore(energy::Ledger::from_json(read_json(energy::ledger_path(dir))));
+    if (ctx.comm.rank() == 0) base_ = earlier_jobs();
+    ctx.comm.barrier();  // the parts of a killed job are folded before this job writes its own
     monitor_->start();
     monitor_->begin_segment("search sample");
   }
+  /// After each subnet of this rank.
   void count_subnet() {
-    if (monitor_) monitor_->add_samples(1);
+    if (!monitor_) return;
+    monitor_->add_samples(1);
+    durable::write_atomic(part_path(ctx_.comm.rank()), monitor_->ledger().to_json().dump() + "\n");
   }
   /// Collective.
   void finish() {
@@ -95,7 +102,8 @@ class SampleEnergy {
     monitor_->stop();
     const auto parts = ctx_.comm.all_gather_strings(energy::rank_part(*monitor_));
     if (ctx_.comm.rank() != 0) return;
-    const auto merged = energy::merge_rank_parts(parts, "energy gathered from the ranks");
+    auto merged = energy::merge_rank_parts(parts, "energy gathered from the ranks");
+    merged.ledger.merge(base_);
     energy::append_energy_csv(energy::energy_csv_path(dir_), merged.rows);
     energy::ReportInput in;
     in.run_name = cfg_.run.name + " (search sample)";
@@ -104,15 +112,47 @@ class SampleEnergy {
     in.carbon = cfg_.carbon;
     in.amortize_k = cfg_.energy.amortize_k;
     const auto paths = energy::write_report(dir_, in);
+    for (const auto& p : part_files()) fs::remove(p);  // now in ledger.json
     log::info(energy::summary_text(energy::build_carbon_json(in)));
     log::info("carbon report: ", paths.html);
   }
 
  private:
+  std::string part_path(int rank) const {
+    return (fs::path(dir_) / ("energy.rank" + std::to_string(rank) + ".part.json")).string();
+  }
+  std::vector<std::string> part_files() const {
+    std::vector<std::string> out;
+    for (const auto& f : fs::directory_iterator(dir_)) {
+      const std::string name = f.path().filename().string();
+      if (name.rfind("energy.rank", 0) == 0 && name.size() > 10 && name.substr(name.size() - 10) == ".part.json")
+        out.push_back(f.path().string());
+    }
+    return out;
+  }
+  // Rank 0: the finished jobs' ledger plus the parts a killed job left, written back at once so
+  // that a kill of this job loses nothing either.
+  energy::Ledger earlier_jobs() const {
+    const std::string path = energy::ledger_path(dir_);
+    energy::Ledger base;
+    if (fs::exists(path)) base = energy::Ledger::from_json(read_json(path));
+    const auto parts = part_files();
+    if (parts.empty()) return base;
+    for (const auto& p : parts) base.merge(energy::Ledger::from_json(read_json(p)));
+    base.add_warning("the energy of an interrupted `search sample` job was recovered from its ranks' last records; "
+                     "its power time series is missing from energy.csv");
+    fs::create_directories(fs::path(path).parent_path());
+    durable::write_atomic(path, base.to_json().dump(2) + "\n");
+    for (const auto& p : parts) fs::remove(p);
+    log::info("[sample] recovered the energy of an interrupted job from ", parts.size(), " rank file(s)");
+    return base;
+  }
+
   Context& ctx_;
   const RunConfig& cfg_;
   std::string dir_;
   std::unique_ptr<energy::Monitor> monitor_;
+  energy::Ledger base_;
 };
 
 struct SampleArgs {
