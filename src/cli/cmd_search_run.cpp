@@ -169,6 +169,12 @@ void print_row(const std::vector<search::Constraint>& cs, const json& w, bool he
             << 100 * w["predicted_accuracy"].get<double>() << std::setw(9) << (test.str().empty() ? "-" : test.str())
             << std::setw(10) << human(w["macs"].get<double>()) << std::setw(10) << human(w["params"].get<double>())
             << supernet::SubnetConfig::from_json(w["subnet"]).to_string() << "\n";
+  if (w.contains("latency_ms")) {
+    std::cout << std::setw(28) << "" << "predicted latency " << std::setprecision(3) << w["latency_ms"].get<double>()
+              << " ms";
+    if (w.contains("energy_mj")) std::cout << ", energy " << w["energy_mj"].get<double>() << " mJ per inference";
+    std::cout << "\n";
+  }
 }
 
 SearchWinner html_winner(const std::vector<search::Constraint>& cs, const json& w) {
