@@ -43,12 +43,13 @@ checks=(
   "bench supernet|--space --subnet --random --batch --steps --resolution --profile"
   "bench reducer|--space --reps --batch --bucket-mb --first-bucket-mb"
   "bench ckpt|--space --dir --reps --no-recycle"
-  "bench search|--predictor --constraint --generations"
-  "search|sample fit predict run"
+  "bench search|--predictor --constraint --latency-table --generations"
+  "search|sample fit predict run profile"
   "search sample|RUN_DIR --n --out --seed"
   "search fit|DIR --out --epochs --holdout --seed"
   "search predict|PREDICTOR --subnet"
-  "search run|--predictor --constraint --pareto --out --run --population --generations --seed --verify --export"
+  "search run|--predictor --constraint --latency-table --pareto --out --run --population --generations --seed --verify --export"
+  "search profile|--space --out --resolutions --batch --threads --warmup --repeats --check --seed --energy-source"
 )
 for c in "${checks[@]}"; do
   read -ra words <<<"${c%%|*}"
