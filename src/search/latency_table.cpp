@@ -8,7 +8,6 @@
 #include <cmath>
 #include <filesystem>
 #include <regex>
-#include <sstream>
 
 #include "core/durable_file.h"
 #include "core/error.h"
@@ -21,9 +20,8 @@ namespace {
 int64_t out_size(int64_t hw, int stride) { return (hw - 1) / stride + 1; }  // odd kernel, padding k/2
 
 std::string shape(int64_t hw, int64_t c) {
-  std::ostringstream os;
-  os << hw << "x" << hw << "x" << c;
-  return os.str();
+  const std::string side = std::to_string(hw);
+  return side + "x" + side + "x" + std::to_string(c);
 }
 
 LatencyOp plain_op(const char* type, int64_t in_hw, int64_t in_c, int64_t out_hw, int64_t out_c) {
@@ -132,17 +130,15 @@ void emit_meta(YAML::Emitter& out, const ProfileMeta& m) {
 
 }  // namespace
 
+// Plain string appends: the evolution asks for thousands of subnets' latencies per second.
 std::string LatencyOp::key() const {
-  std::ostringstream os;
-  os << type << "-input:" << shape(in_hw, in_c) << "-output:";
-  if (type == "Logits")
-    os << out_c;
-  else
-    os << shape(out_hw, out_c);
-  if (type == "expanded_conv")
-    os << "-expand:" << mid << "-kernel:" << kernel << "-stride:" << stride << "-idskip:" << (idskip ? 1 : 0)
-       << "-se:" << (se ? 1 : 0) << "-hs:" << (hswish ? 1 : 0);
-  return os.str();
+  std::string k = type + "-input:" + shape(in_hw, in_c) + "-output:";
+  k += type == "Logits" ? std::to_string(out_c) : shape(out_hw, out_c);
+  if (type == "expanded_conv") {
+    k += "-expand:" + std::to_string(mid) + "-kernel:" + std::to_string(kernel) + "-stride:" + std::to_string(stride);
+    k += std::string("-idskip:") + (idskip ? "1" : "0") + "-se:" + (se ? "1" : "0") + "-hs:" + (hswish ? "1" : "0");
+  }
+  return k;
 }
 
 std::vector<LatencyOp> network_ops(const supernet::SpaceConfig& space, const supernet::SubnetConfig& subnet) {
