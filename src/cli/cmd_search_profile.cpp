@@ -31,7 +31,7 @@ namespace ofa::cli {
 namespace {
 
 struct ProfileArgs {
-  std::string space, out, energy_source = "auto";
+  std::string space, out, energy_source = "auto", clock = "wall";
   std::vector<int> resolutions;
   search::TimingOptions timing;
   int threads = 1, check = 0;
@@ -118,6 +118,7 @@ search::LatencyTable profile(const ProfileArgs& a, const supernet::SpaceConfig& 
   m.batch = a.timing.batch;
   m.warmup = a.timing.warmup;
   m.repeats = a.timing.repeats;
+  m.clock = a.clock;
   m.seconds = seconds;
   m.power_source = power.kind();
   m.power_watts = seconds > 0 ? joules / seconds : 0;
@@ -184,6 +185,7 @@ json check(const ProfileArgs& a, const supernet::SpaceConfig& space, const super
          {"kendall_tau", c.kendall_tau()},
          {"energy_source", kind},
          {"threads", a.threads},
+         {"clock", a.clock},
          {"batch", a.timing.batch},
          {"load_average_1min", load_average()}};
   for (const auto& r : rows)
@@ -193,8 +195,10 @@ json check(const ProfileArgs& a, const supernet::SpaceConfig& space, const super
   return j;
 }
 
-int run_profile(const ProfileArgs& a) {
+int run_profile(ProfileArgs a) {
   OFA_CHECK(a.threads >= 1 && a.timing.batch >= 1 && a.check >= 0, "ofa search profile: --threads, --batch >= 1");
+  OFA_CHECK(a.clock == "wall" || a.threads == 1, "--clock thread_cpu counts one thread only: use --threads 1");
+  a.timing.thread_cpu_clock = a.clock == "thread_cpu";
   torch::set_num_threads(a.threads);
   const auto space = load_space(a.space);
   auto choices = supernet::full_choices(space);
@@ -209,7 +213,7 @@ int run_profile(const ProfileArgs& a) {
   std::cout << "profiled " << table.size() << " ops of " << space.name << " at " << choices.resolutions.size()
             << " resolution(s) in " << std::fixed << std::setprecision(1) << table.meta.seconds << " s ("
             << a.threads << " thread(s), batch " << a.timing.batch << ", load average " << std::setprecision(2)
-            << load0 << "); power " << table.meta.power_watts << " W ("
+            << load0 << ", " << a.clock << " clock); power " << table.meta.power_watts << " W ("
             << (table.meta.power_source.empty() ? "not measured" : table.meta.power_source) << ")\nwrote " << a.out
             << "\n";
   if (a.check == 0) return 0;
@@ -235,6 +239,10 @@ void add_search_profile_command(CLI::App& search, Registry& reg) {
   app->add_option("--threads", a->threads, "LibTorch intra-op threads")->capture_default_str();
   app->add_option("--warmup", a->timing.warmup, "untimed calls per op")->capture_default_str();
   app->add_option("--repeats", a->timing.repeats, "timed calls per op (the median is kept)")->capture_default_str();
+  app->add_option("--clock", a->clock, "wall, or thread_cpu: the thread's CPU time, which leaves out the waits "
+                                      "for a core on a shared machine (one thread only)")
+      ->check(CLI::IsMember({"wall", "thread_cpu"}))
+      ->capture_default_str();
   app->add_option("--check", a->check, "time N random subnets end to end against the table")->capture_default_str();
   app->add_option("--seed", a->seed, "which random subnets --check draws")->capture_default_str();
   app->add_option("--energy-seconds", a->energy_seconds, "--check: seconds of back-to-back runs per subnet for "

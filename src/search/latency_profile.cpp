@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <ctime>
 #include <map>
 #include <memory>
 
@@ -48,6 +49,14 @@ std::function<void()> block_forward(const supernet::SpaceConfig& s, const Latenc
   return keep(m, x, [](supernet::StaticMBConv& b, const torch::Tensor& in) { b(in); });
 }
 
+double now_ms(bool thread_cpu) {
+  if (!thread_cpu)
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now().time_since_epoch()).count();
+  timespec ts{};
+  OFA_ASSERT(clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) == 0, "clock_gettime(CLOCK_THREAD_CPUTIME_ID)");
+  return double(ts.tv_sec) * 1e3 + double(ts.tv_nsec) * 1e-6;
+}
+
 }  // namespace
 
 LatencyEntry time_calls(const std::function<void()>& fn, const TimingOptions& o) {
@@ -55,9 +64,9 @@ LatencyEntry time_calls(const std::function<void()>& fn, const TimingOptions& o)
   for (int i = 0; i < o.warmup; ++i) fn();
   std::vector<double> ms(o.repeats);
   for (auto& t : ms) {
-    const auto t0 = std::chrono::steady_clock::now();
+    const double t0 = now_ms(o.thread_cpu_clock);
     fn();
-    t = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    t = now_ms(o.thread_cpu_clock) - t0;
   }
   LatencyEntry e;
   e.count = o.repeats;

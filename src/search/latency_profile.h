@@ -2,8 +2,8 @@
 // subnets (latency_table.h's keys) is built as a static LibTorch module of that op alone (the
 // modules of supernet/static_net.h, random weights, eval mode, no autograd), run on a random input
 // of its size in the layout the whole network gives it (channels-last after the first conv), and
-// timed: `warmup` calls, then `repeats` calls each timed alone; the table keeps their count,
-// mean, variance and median. The check times whole static subnets the same way, end to end, to
+// timed: `warmup` calls, then `repeats` calls each timed alone (wall clock, or the thread's CPU
+// time); the table keeps their count, mean, variance and median. The check times whole static subnets the same way, end to end, to
 // compare with the sum of their ops' entries. Threads are the caller's (torch::set_num_threads).
 #pragma once
 #include <cstdint>
@@ -20,6 +20,10 @@ struct TimingOptions {
   int warmup = 10;
   int repeats = 50;
   int batch = 1;
+  /// Time each call by the calling thread's CPU time (CLOCK_THREAD_CPUTIME_ID) instead of the wall
+  /// clock: on a machine shared with other jobs it leaves out the time the thread waited for a
+  /// core. Only meaningful with one LibTorch thread (other threads' work is not counted).
+  bool thread_cpu_clock = false;
 };
 
 /// `count` calls of one function: mean and variance (ms, ms^2) and the median (ms).
