@@ -5,10 +5,12 @@
 // random subnets; the evolution under a latency budget keeping every candidate within it.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <thread>
 #include <unistd.h>
 
 #include "core/rng.h"
@@ -245,6 +247,22 @@ TEST(LatencyProfile, EveryOpOfRandomSubnetsIsProfiledOnce) {
     for (const auto& op : search::network_ops(space, s)) sum += t.find(op.key(), s.r)->value();
     EXPECT_DOUBLE_EQ(t.predict_ms(space, s), sum) << s.to_string();
   }
+}
+
+// The clocks' meaning, not a speed: a call that sleeps takes at least its sleep on the wall clock
+// (guaranteed by sleep_for) and next to no CPU time of its thread.
+TEST(LatencyProfile, TheThreadCpuClockLeavesOutWaiting) {
+  const auto nap = [] { std::this_thread::sleep_for(std::chrono::milliseconds(5)); };
+  search::TimingOptions o;
+  o.warmup = 0;
+  o.repeats = 3;
+  const auto wall = search::time_calls(nap, o);
+  EXPECT_EQ(wall.count, 3);
+  EXPECT_GE(*wall.median, 5.0);
+  EXPECT_GE(wall.mean, 5.0);
+  o.thread_cpu_clock = true;
+  const auto cpu = search::time_calls(nap, o);
+  EXPECT_LT(*cpu.median, 2.5) << "sleeping is not CPU time";
 }
 
 TEST(LatencyProfile, CheckFigures) {
