@@ -8,9 +8,10 @@
 #     by `ofa describe`, its test accuracy, its export), a
 #     --pareto range (its search.html), a peak-activation-memory budget, `bench search`, and an infeasible budget that fails at once
 #     (exit 2) naming the range;
-#  4. `search profile` of the tiny space with --check 3 (the table's keys, the check's file), a
-#     latency budget inside the range an unmeetable one names (the winner within it), and a
-#     malformed table refused with exit 3 naming the file and the key.
+#  4. `search profile` of the tiny space with --check 3 (the table's keys, the check's file),
+#     latency and energy budgets inside the ranges unmeetable ones name (the winners within them),
+#     an energy budget refused for a table without power (exit 2), and a malformed table refused
+#     with exit 3 naming the file and the key.
 # Usage: search_cli.sh OFA_BINARY SOURCE_DIR
 set -euo pipefail
 ofa=$1
@@ -172,6 +173,35 @@ r, limit = json.load(open(sys.argv[1])), float(sys.argv[2])
 assert 0 < r["latency_ms"] <= limit, (r["latency_ms"], limit)
 assert "energy_mj" in r or "power_watts: 0" in open(sys.argv[1].rsplit("/", 3)[0] + "/lut.yaml").read(), r
 PY
+# An energy budget in the middle of the range the space reaches (latency x the profile's power).
+set +e
+"$ofa" search run --predictor "$work/p.pred" --constraint 'energy<=1uJ' --latency-table "$work/lat/lut.yaml" \
+  --out "$work/lat/no_e" > "$work/lat_no_e.log" 2>&1
+rc=$?
+set -e
+[[ $rc == 2 ]] || { cat "$work/lat_no_e.log"; fail "an unmeetable energy budget: exit $rc, expected 2"; }
+elimit=$("$py" - "$work/lat_no_e.log" <<'PY'
+import re, sys
+lo, hi = map(float, re.search(r"reaches ([0-9.e+-]+)mJ\.\.([0-9.e+-]+)mJ energy", open(sys.argv[1]).read()).groups())
+print((lo + hi) / 2)
+PY
+) || { cat "$work/lat_no_e.log"; fail "no reachable energy range"; }
+"$ofa" search run --predictor "$work/p.pred" --constraint "energy<=${elimit}mJ" --latency-table "$work/lat/lut.yaml" \
+  --out "$work/lat/e" --generations 10 > "$work/lat_e.log" 2>&1 || { cat "$work/lat_e.log"; fail "an energy budget"; }
+"$py" - "$work"/lat/e/*/result.json "$elimit" <<'PY' || fail "the winner breaks its energy budget"
+import json, sys
+r, limit = json.load(open(sys.argv[1])), float(sys.argv[2])
+assert 0 < r["energy_mj"] <= limit, (r["energy_mj"], limit)
+PY
+# A table without a power figure (the reference's format) cannot serve an energy budget: exit 2.
+awk '/^ofa_profile:/ {skip = 1; next} /^[^ ]/ {skip = 0} !skip' "$work/lat/lut.yaml" > "$work/lat/reference.yaml"
+grep -q ofa_profile "$work/lat/reference.yaml" && fail "could not strip ofa_profile"
+set +e
+"$ofa" search run --predictor "$work/p.pred" --constraint 'energy<=1J' --latency-table "$work/lat/reference.yaml" \
+  --out "$work/lat/ref" > "$work/lat_ref.log" 2>&1
+rc=$?
+set -e
+[[ $rc == 2 ]] && grep -q "records no power" "$work/lat_ref.log" || { cat "$work/lat_ref.log"; fail "energy budget without power: exit $rc"; }
 printf 'Conv-input:28x28x1-output:14x14x8:\n  count: 5\n  mean: slow\n' > "$work/lat/bad.yaml"
 set +e
 "$ofa" search run --predictor "$work/p.pred" --constraint 'latency<=1ms' --latency-table "$work/lat/bad.yaml" \
