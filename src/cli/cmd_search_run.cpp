@@ -128,7 +128,7 @@ std::vector<search::Constraint> pareto_budgets(const std::string& spec) {
     search::Constraint c;
     c.metric = metric;
     c.limit = lo.limit + (hi.limit - lo.limit) * i / (k - 1);
-    c.text = metric + "<=" + human(c.limit);
+    c.text = metric + "<=" + human(c.limit) + (metric == "latency" ? "ms" : metric == "energy" ? "mJ" : "");
     out.push_back(c);
   }
   return out;
@@ -186,6 +186,7 @@ SearchWinner html_winner(const std::vector<search::Constraint>& cs, const json& 
   h.memory = w["peak_activation_bytes"].get<double>();
   h.predicted = w["predicted_accuracy"].get<double>();
   if (w.contains("test_accuracy")) h.test = w["test_accuracy"].get<double>();
+  if (w.contains("latency_ms")) h.latency_ms = w["latency_ms"].get<double>();
   return h;
 }
 
@@ -227,7 +228,9 @@ int run_search(const RunArgs& a) {
     durable::write_atomic((dir / "result.json").string(), w.dump(2) + "\n");
     print_row(cs, w, all.empty());
     all.push_back(w);
-    for (const auto& c : r.evaluated) points.push_back({double(supernet::count(cfg.space, c.subnet).macs), c.score});
+    for (const auto& c : r.evaluated)
+      points.push_back({double(supernet::count(cfg.space, c.subnet).macs), c.score,
+                        table ? table->predict_ms(cfg.space, c.subnet) : -1.0});
     winners.push_back(html_winner(cs, w));
   }
   durable::write_atomic((fs::path(a.out) / "results.json").string(), all.dump(2) + "\n");

@@ -167,6 +167,14 @@ PY
 ) || { cat "$work/lat_no.log"; fail "no reachable latency range"; }
 "$ofa" search run --predictor "$work/p.pred" --constraint "latency<=${limit}ms" --latency-table "$work/lat/lut.yaml" \
   --out "$work/lat/r" --generations 10 > "$work/lat_run.log" 2>&1 || { cat "$work/lat_run.log"; fail "a latency budget"; }
+"$py" - "$work/lat/r/search.html" <<'PY' || fail "search.html with a latency table"
+import sys, xml.dom.minidom
+t = open(sys.argv[1]).read()
+assert "id='search_latency'" in t and "<th>latency (ms)</th>" in t, "no latency chart or column"
+for start in ("<svg id='search'", "<svg id='search_latency'"):
+    i = t.index(start)
+    xml.dom.minidom.parseString(t[i:t.index("</svg>", i) + 6])  # well-formed
+PY
 "$py" - "$work"/lat/r/*/result.json "$limit" <<'PY' || fail "the winner breaks its latency budget"
 import json, sys
 r, limit = json.load(open(sys.argv[1])), float(sys.argv[2])
