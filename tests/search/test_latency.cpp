@@ -70,6 +70,20 @@ TEST(LatencyTable, KeysOfTheImageNetSpaceAsTheReferenceWritesThem) {
   EXPECT_EQ(keys[15], "Logits-input:1x1x1280-output:1000");
 }
 
+// The width-1.2 network the reference's published tables were measured for: the keys its
+// tutorial queries for the first conv, the fixed first block and the final layers at 224.
+TEST(LatencyTable, KeysOfTheWidth12SpaceMatchTheReferenceTutorialQueries) {
+  const auto space = supernet::ofa_mbv3_space(/*width_mult=*/1.2);
+  const auto keys = keys_of(space, supernet::uniform_subnet(space, 3, 3, 2, 224));
+  EXPECT_EQ(keys[0], "Conv-input:224x224x3-output:112x112x24");
+  EXPECT_EQ(keys[1], "expanded_conv-input:112x112x24-output:112x112x24-expand:24-kernel:3-stride:1-idskip:1-se:0-hs:0");
+  EXPECT_EQ(keys[2], "expanded_conv-input:112x112x24-output:56x56x32-expand:72-kernel:3-stride:2-idskip:0-se:0-hs:0");
+  EXPECT_EQ(keys[12], "Conv_1-input:7x7x192-output:7x7x1152");
+  EXPECT_EQ(keys[13], "AvgPool2D-input:7x7x1152-output:1x1x1152");
+  EXPECT_EQ(keys[14], "Conv_2-input:1x1x1152-output:1x1x1536");
+  EXPECT_EQ(keys[15], "Logits-input:1x1x1536-output:1000");
+}
+
 TEST(LatencyTable, KeysOfTheFashionMnistSpaceFollowTheResolution) {
   const auto space = supernet::fmnist_space();
   const auto keys = keys_of(space, supernet::uniform_subnet(space, 7, 6, 2, /*r=*/20));
