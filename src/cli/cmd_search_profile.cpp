@@ -2,9 +2,10 @@
 // written as YAML with the reference's keys, and with --check N the table's error on N random
 // subnets timed end to end as static networks, with their energy per inference from the energy
 // monitor (a counter where one is readable, else the labelled estimate; docs/search.md).
-#include <CLI/CLI.hpp>
 #include <torch/torch.h>
+#include <CLI/CLI.hpp>
 
+#include <unistd.h>
 #include <chrono>
 #include <ctime>
 #include <filesystem>
@@ -12,7 +13,6 @@
 #include <iomanip>
 #include <iostream>
 #include <memory>
-#include <unistd.h>
 
 #include "cli/commands.h"
 #include "cli/config.h"
@@ -153,14 +153,15 @@ CheckRow check_one(const ProfileArgs& a, const supernet::SpaceConfig& space, con
 void print_check(const std::vector<CheckRow>& rows, const search::LatencyCheck& c, const std::string& kind) {
   std::cout << std::left << std::setw(4) << "#" << std::setw(6) << "r" << std::setw(10) << "MACs" << std::setw(14)
             << "predicted ms" << std::setw(13) << "measured ms" << std::setw(9) << "error" << std::setw(14)
-            << "predicted mJ" << std::setw(13) << "measured mJ" << "subnet\n";
+            << "predicted mJ" << std::setw(13) << "measured mJ"
+            << "subnet\n";
   for (size_t i = 0; i < rows.size(); ++i) {
     const auto& r = rows[i];
     std::cout << std::setw(4) << i << std::setw(6) << r.subnet.r << std::setw(10) << r.macs << std::fixed
               << std::setprecision(4) << std::setw(14) << r.predicted_ms << std::setw(13) << r.measured_ms
-              << std::setprecision(1) << std::setw(9)
-              << 100 * (r.predicted_ms - r.measured_ms) / r.measured_ms << std::setprecision(4) << std::setw(14)
-              << r.predicted_mj << std::setw(13) << r.measured_mj << r.subnet.to_string() << "\n";
+              << std::setprecision(1) << std::setw(9) << 100 * (r.predicted_ms - r.measured_ms) / r.measured_ms
+              << std::setprecision(4) << std::setw(14) << r.predicted_mj << std::setw(13) << r.measured_mj
+              << r.subnet.to_string() << "\n";
   }
   std::cout << std::setprecision(2) << "latency: mean |error| " << c.mean_abs_pct_error() << "%, max "
             << c.max_abs_pct_error() << "%, Kendall tau " << std::setprecision(3) << c.kendall_tau() << " over "
@@ -189,8 +190,11 @@ json check(const ProfileArgs& a, const supernet::SpaceConfig& space, const super
          {"batch", a.timing.batch},
          {"load_average_1min", load_average()}};
   for (const auto& r : rows)
-    j["subnets"].push_back({{"subnet", r.subnet.to_json()}, {"macs", r.macs}, {"predicted_ms", r.predicted_ms},
-                            {"measured_ms", r.measured_ms}, {"predicted_mj", r.predicted_mj},
+    j["subnets"].push_back({{"subnet", r.subnet.to_json()},
+                            {"macs", r.macs},
+                            {"predicted_ms", r.predicted_ms},
+                            {"measured_ms", r.measured_ms},
+                            {"predicted_mj", r.predicted_mj},
                             {"measured_mj", r.measured_mj}});
   return j;
 }
@@ -211,9 +215,9 @@ int run_profile(ProfileArgs a) {
   if (!parent.empty()) fs::create_directories(parent);
   table.save(a.out);
   std::cout << "profiled " << table.size() << " ops of " << space.name << " at " << choices.resolutions.size()
-            << " resolution(s) in " << std::fixed << std::setprecision(1) << table.meta.seconds << " s ("
-            << a.threads << " thread(s), batch " << a.timing.batch << ", load average " << std::setprecision(2)
-            << load0 << ", " << a.clock << " clock); power " << table.meta.power_watts << " W ("
+            << " resolution(s) in " << std::fixed << std::setprecision(1) << table.meta.seconds << " s (" << a.threads
+            << " thread(s), batch " << a.timing.batch << ", load average " << std::setprecision(2) << load0 << ", "
+            << a.clock << " clock); power " << table.meta.power_watts << " W ("
             << (table.meta.power_source.empty() ? "not measured" : table.meta.power_source) << ")\nwrote " << a.out
             << "\n";
   if (a.check == 0) return 0;
@@ -227,8 +231,9 @@ int run_profile(ProfileArgs a) {
 }  // namespace
 
 void add_search_profile_command(CLI::App& search, Registry& reg) {
-  auto* app = search.add_subcommand("profile", "--space S --out lut.yaml [--check N]: the latency lookup table of "
-                                               "the space on this machine; --check: its error on N random subnets");
+  auto* app = search.add_subcommand("profile",
+                                    "--space S --out lut.yaml [--check N]: the latency lookup table of "
+                                    "the space on this machine; --check: its error on N random subnets");
   auto a = std::make_shared<ProfileArgs>();
   app->add_option("--space", a->space, "a space preset or a run config")->type_name("SPACE.yaml")->required();
   app->add_option("--out", a->out, "the table to write (YAML, the reference's keys)")->required()->type_name("FILE");
@@ -239,16 +244,21 @@ void add_search_profile_command(CLI::App& search, Registry& reg) {
   app->add_option("--threads", a->threads, "LibTorch intra-op threads")->capture_default_str();
   app->add_option("--warmup", a->timing.warmup, "untimed calls per op")->capture_default_str();
   app->add_option("--repeats", a->timing.repeats, "timed calls per op (the median is kept)")->capture_default_str();
-  app->add_option("--clock", a->clock, "wall, or thread_cpu: the thread's CPU time, which leaves out the waits "
-                                      "for a core on a shared machine (one thread only)")
+  app->add_option("--clock", a->clock,
+                  "wall, or thread_cpu: the thread's CPU time, which leaves out the waits "
+                  "for a core on a shared machine (one thread only)")
       ->check(CLI::IsMember({"wall", "thread_cpu"}))
       ->capture_default_str();
   app->add_option("--check", a->check, "time N random subnets end to end against the table")->capture_default_str();
   app->add_option("--seed", a->seed, "which random subnets --check draws")->capture_default_str();
-  app->add_option("--energy-seconds", a->energy_seconds, "--check: seconds of back-to-back runs per subnet for "
-                                                         "its energy")->capture_default_str();
-  app->add_option("--energy-source", a->energy_source, "auto (a counter, else the estimate), rapl, hwmon, "
-                                                       "estimate or none")->capture_default_str();
+  app->add_option("--energy-seconds", a->energy_seconds,
+                  "--check: seconds of back-to-back runs per subnet for "
+                  "its energy")
+      ->capture_default_str();
+  app->add_option("--energy-source", a->energy_source,
+                  "auto (a counter, else the estimate), rapl, hwmon, "
+                  "estimate or none")
+      ->capture_default_str();
   reg.add_rank0_only(app, [a](Context&) { return run_profile(*a); });
 }
 

@@ -19,9 +19,9 @@ constexpr double kW = 760, kH = 420, kLeft = 70, kRight = 20, kTop = 20, kBottom
 struct XAxis {
   double (*of)(const SearchPoint&);
   const char* label;
-  double tick_scale;     // a tick's value is printed divided by this
+  double tick_scale;  // a tick's value is printed divided by this
   const char* tick_unit;
-  const char* id;        // the svg element's id
+  const char* id;  // the svg element's id
 };
 double macs_of(const SearchPoint& p) { return p.macs; }
 double latency_of(const SearchPoint& p) { return p.latency_ms; }
@@ -71,13 +71,13 @@ std::string chart(const std::vector<SearchPoint>& shown, const std::vector<Searc
   for (const auto& p : shown) extend(ax.of(p), p.predicted);
   for (const auto& w : winners) extend(ax.of(point_of(w)), w.test ? std::min(*w.test, w.predicted) : w.predicted);
   const auto xt = svg::nice_ticks(x0, x1, 6), yt = svg::nice_ticks(y0, y1, 5);
-  const Frame f{xt.front(), std::max(xt.back(), xt.front() + 1e-3), yt.front(),
-                std::max(yt.back(), yt.front() + 1e-3)};
+  const Frame f{xt.front(), std::max(xt.back(), xt.front() + 1e-3), yt.front(), std::max(yt.back(), yt.front() + 1e-3)};
   std::ostringstream os;
   os << "<svg id='" << ax.id << "' viewBox='0 0 " << kW << " " << kH << "' font-size='12' role='img'>"
      << "<title>Predicted accuracy against " << ax.label << " of the scored candidates</title>";
   axes(os, f, xt, yt, ax);
-  for (const auto& p : shown) os << "<circle cx='" << f.x(ax.of(p)) << "' cy='" << f.y(p.predicted) << "' r='1.5' fill='#bbb'/>";
+  for (const auto& p : shown)
+    os << "<circle cx='" << f.x(ax.of(p)) << "' cy='" << f.y(p.predicted) << "' r='1.5' fill='#bbb'/>";
   os << "<polyline fill='none' stroke='#1f77b4' stroke-width='2' points='";
   for (const auto& p : front) os << f.x(ax.of(p)) << "," << f.y(p.predicted) << " ";
   os << "'/>";

@@ -3,8 +3,8 @@
 // modules of supernet/static_net.h, random weights, eval mode, no autograd), run on a random input
 // of its size in the layout the whole network gives it (channels-last after the first conv), and
 // timed: `warmup` calls, then `repeats` calls each timed alone (wall clock, or the thread's CPU
-// time); the table keeps their count, mean, variance and median. The check times whole static subnets the same way, end to end, to
-// compare with the sum of their ops' entries. Threads are the caller's (torch::set_num_threads).
+// time); the table keeps their count, mean, variance and median. The check times whole static subnets the same way, end
+// to end, to compare with the sum of their ops' entries. Threads are the caller's (torch::set_num_threads).
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -53,7 +53,7 @@ struct LatencyCheck {
   std::vector<double> predicted_ms, measured_ms;
   double mean_abs_pct_error() const;  // mean over subnets of |predicted - measured| / measured x 100
   double max_abs_pct_error() const;
-  double kendall_tau() const;         // tau-b of predicted vs measured
+  double kendall_tau() const;  // tau-b of predicted vs measured
 };
 
 }  // namespace ofa::search

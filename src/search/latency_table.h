@@ -43,8 +43,8 @@ std::vector<LatencyOp> network_ops(const supernet::SpaceConfig& space, const sup
 
 struct LatencyEntry {
   int64_t count = 0;
-  double mean = 0, var = 0;        // milliseconds, milliseconds squared
-  std::optional<double> median;    // ours; absent in the reference's tables
+  double mean = 0, var = 0;      // milliseconds, milliseconds squared
+  std::optional<double> median;  // ours; absent in the reference's tables
   /// What a prediction adds up: the median where measured, the mean otherwise.
   double value() const { return median ? *median : mean; }
 };

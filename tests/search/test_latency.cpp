@@ -5,13 +5,13 @@
 // random subnets; the evolution under a latency budget keeping every candidate within it.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <thread>
-#include <unistd.h>
 
 #include "core/rng.h"
 #include "search/evolution.h"
