@@ -105,7 +105,7 @@ search::LatencyTable profile(const ProfileArgs& a, const supernet::SpaceConfig& 
     const auto now = std::chrono::steady_clock::now();
     if (std::chrono::duration<double>(now - last).count() < 10 && done < total) return;
     last = now;
-    log::info("[profile] ", done, "/", total, " ops");
+    log::info("[profile] ", done, "/", total, " op timings (", a.timing.rounds, " rounds)");
   });
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const double joules = power.joules("profile");
@@ -118,6 +118,7 @@ search::LatencyTable profile(const ProfileArgs& a, const supernet::SpaceConfig& 
   m.batch = a.timing.batch;
   m.warmup = a.timing.warmup;
   m.repeats = a.timing.repeats;
+  m.rounds = std::min(a.timing.rounds, a.timing.repeats);
   m.clock = a.clock;
   m.seconds = seconds;
   m.power_source = power.kind();
@@ -131,13 +132,11 @@ struct CheckRow {
   double predicted_ms = 0, measured_ms = 0, predicted_mj = 0, measured_mj = 0;
 };
 
-// One subnet: its median end-to-end time, then its energy over >= energy_seconds of back-to-back runs.
-CheckRow check_one(const ProfileArgs& a, const supernet::SpaceConfig& space, const search::LatencyTable& table,
-                   const supernet::SubnetConfig& s, Power& power, int index) {
-  CheckRow row{s, supernet::count(space, s).macs, table.predict_ms(space, s)};
-  row.predicted_mj = row.predicted_ms * table.meta.power_watts / a.timing.batch;
+// Energy per image of one subnet over >= energy_seconds of back-to-back runs, in a segment of its own.
+double energy_mj(const ProfileArgs& a, const supernet::SpaceConfig& space, const supernet::SubnetConfig& s,
+                 Power& power, int index) {
   const auto fwd = search::subnet_forward(space, s, a.timing.batch);
-  row.measured_ms = *search::time_calls(fwd, a.timing).median;
+  fwd();  // the first call's allocations stay out of the segment
   const std::string seg = "subnet " + std::to_string(index);
   power.begin(seg);
   int64_t runs = 0;
@@ -146,8 +145,28 @@ CheckRow check_one(const ProfileArgs& a, const supernet::SpaceConfig& space, con
     fwd();
     ++runs;
   } while (std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() < a.energy_seconds);
-  row.measured_mj = power.joules(seg) * 1000.0 / double(runs * a.timing.batch);
-  return row;
+  return power.joules(seg) * 1000.0 / double(runs * a.timing.batch);
+}
+
+// The held-out subnets timed end to end in interleaved rounds (as the ops were), then their energy.
+std::vector<CheckRow> check_rows(const ProfileArgs& a, const supernet::SpaceConfig& space,
+                                 const supernet::SubnetChoices& choices, const search::LatencyTable& table,
+                                 Power& power) {
+  CounterRng rng(a.seed, {0x6c6174});  // "lat": the held-out subnets, independent of the profile
+  std::vector<CheckRow> rows;
+  std::vector<search::ForwardMaker> makers;
+  for (int i = 0; i < a.check; ++i) {
+    const auto s = supernet::sample_subnet(space, choices, rng);
+    rows.push_back({s, supernet::count(space, s).macs, table.predict_ms(space, s)});
+    rows.back().predicted_mj = rows.back().predicted_ms * table.meta.power_watts / a.timing.batch;
+    makers.push_back([&space, s, batch = a.timing.batch] { return search::subnet_forward(space, s, batch); });
+  }
+  const auto timed = search::time_interleaved(makers, a.timing);
+  for (size_t i = 0; i < rows.size(); ++i) {
+    rows[i].measured_ms = *timed[i].median;
+    rows[i].measured_mj = energy_mj(a, space, rows[i].subnet, power, static_cast<int>(i));
+  }
+  return rows;
 }
 
 void print_check(const std::vector<CheckRow>& rows, const search::LatencyCheck& c, const std::string& kind) {
@@ -170,13 +189,11 @@ void print_check(const std::vector<CheckRow>& rows, const search::LatencyCheck& 
 
 json check(const ProfileArgs& a, const supernet::SpaceConfig& space, const supernet::SubnetChoices& choices,
            const search::LatencyTable& table, Power& power) {
-  std::vector<CheckRow> rows;
+  const auto rows = check_rows(a, space, choices, table, power);
   search::LatencyCheck c;
-  CounterRng rng(a.seed, {0x6c6174});  // "lat": the held-out subnets, independent of the profile
-  for (int i = 0; i < a.check; ++i) {
-    rows.push_back(check_one(a, space, table, supernet::sample_subnet(space, choices, rng), power, i));
-    c.predicted_ms.push_back(rows.back().predicted_ms);
-    c.measured_ms.push_back(rows.back().measured_ms);
+  for (const auto& r : rows) {
+    c.predicted_ms.push_back(r.predicted_ms);
+    c.measured_ms.push_back(r.measured_ms);
   }
   const std::string kind = power.kind();
   print_check(rows, c, kind);
@@ -187,6 +204,7 @@ json check(const ProfileArgs& a, const supernet::SpaceConfig& space, const super
          {"energy_source", kind},
          {"threads", a.threads},
          {"clock", a.clock},
+         {"rounds", a.timing.rounds},
          {"batch", a.timing.batch},
          {"load_average_1min", load_average()}};
   for (const auto& r : rows)
@@ -244,6 +262,8 @@ void add_search_profile_command(CLI::App& search, Registry& reg) {
   app->add_option("--threads", a->threads, "LibTorch intra-op threads")->capture_default_str();
   app->add_option("--warmup", a->timing.warmup, "untimed calls per op")->capture_default_str();
   app->add_option("--repeats", a->timing.repeats, "timed calls per op (the median is kept)")->capture_default_str();
+  app->add_option("--rounds", a->timing.rounds, "interleaved rounds the repeats are spread over")
+      ->capture_default_str();
   app->add_option("--clock", a->clock,
                   "wall, or thread_cpu: the thread's CPU time, which leaves out the waits "
                   "for a core on a shared machine (one thread only)")

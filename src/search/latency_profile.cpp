@@ -57,19 +57,20 @@ double now_ms(bool thread_cpu) {
   return double(ts.tv_sec) * 1e3 + double(ts.tv_nsec) * 1e-6;
 }
 
-}  // namespace
-
-LatencyEntry time_calls(const std::function<void()>& fn, const TimingOptions& o) {
-  OFA_CHECK(o.repeats >= 1 && o.warmup >= 0, "timing: need repeats >= 1 and warmup >= 0");
-  for (int i = 0; i < o.warmup; ++i) fn();
-  std::vector<double> ms(o.repeats);
-  for (auto& t : ms) {
-    const double t0 = now_ms(o.thread_cpu_clock);
+// Appends `n` calls' times (ms) to `out`.
+void timed_calls(const std::function<void()>& fn, int n, bool thread_cpu, std::vector<double>& out) {
+  for (int i = 0; i < n; ++i) {
+    const double t0 = now_ms(thread_cpu);
     fn();
-    t = now_ms(o.thread_cpu_clock) - t0;
+    out.push_back(now_ms(thread_cpu) - t0);
   }
+}
+
+// Count, mean, variance and median of call times.
+LatencyEntry summarize(std::vector<double> ms) {
+  OFA_ASSERT(!ms.empty(), "no timed calls");
   LatencyEntry e;
-  e.count = o.repeats;
+  e.count = static_cast<int64_t>(ms.size());
   for (double t : ms) e.mean += t;
   e.mean /= double(ms.size());
   for (double t : ms) e.var += (t - e.mean) * (t - e.mean);
@@ -78,6 +79,36 @@ LatencyEntry time_calls(const std::function<void()>& fn, const TimingOptions& o)
   const size_t n = ms.size();
   e.median = n % 2 ? ms[n / 2] : 0.5 * (ms[n / 2 - 1] + ms[n / 2]);
   return e;
+}
+
+}  // namespace
+
+LatencyEntry time_calls(const std::function<void()>& fn, const TimingOptions& o) {
+  OFA_CHECK(o.repeats >= 1 && o.warmup >= 0, "timing: need repeats >= 1 and warmup >= 0");
+  for (int i = 0; i < o.warmup; ++i) fn();
+  std::vector<double> ms;
+  timed_calls(fn, o.repeats, o.thread_cpu_clock, ms);
+  return summarize(std::move(ms));
+}
+
+std::vector<LatencyEntry> time_interleaved(const std::vector<ForwardMaker>& makers, const TimingOptions& o,
+                                           const std::function<void(size_t, size_t)>& progress) {
+  OFA_CHECK(o.repeats >= 1 && o.warmup >= 0 && o.rounds >= 1, "timing: need repeats, rounds >= 1 and warmup >= 0");
+  const int rounds = std::min(o.rounds, o.repeats);
+  const int warmup = std::max(1, (o.warmup + rounds - 1) / rounds);
+  std::vector<std::vector<double>> ms(makers.size());
+  for (int r = 0; r < rounds; ++r) {
+    const int calls = o.repeats / rounds + (r < o.repeats % rounds ? 1 : 0);
+    for (size_t i = 0; i < makers.size(); ++i) {
+      const auto fn = makers[i]();
+      for (int w = 0; w < warmup; ++w) fn();
+      timed_calls(fn, calls, o.thread_cpu_clock, ms[i]);
+      if (progress) progress(r * makers.size() + i + 1, rounds * makers.size());
+    }
+  }
+  std::vector<LatencyEntry> out;
+  for (auto& v : ms) out.push_back(summarize(std::move(v)));
+  return out;
 }
 
 std::function<void()> op_forward(const supernet::SpaceConfig& s, const LatencyOp& op, int batch) {
@@ -136,11 +167,12 @@ std::vector<LatencyOp> distinct_ops(const supernet::SpaceConfig& space, const su
 LatencyTable profile_latency(const supernet::SpaceConfig& space, const supernet::SubnetChoices& choices,
                              const TimingOptions& options, const std::function<void(size_t, size_t)>& progress) {
   const auto ops = distinct_ops(space, choices);
+  std::vector<ForwardMaker> makers;
+  for (const auto& op : ops)
+    makers.push_back([&space, op, batch = options.batch] { return op_forward(space, op, batch); });
+  const auto entries = time_interleaved(makers, options, progress);
   LatencyTable table;
-  for (size_t i = 0; i < ops.size(); ++i) {
-    table.set(ops[i].key(), time_calls(op_forward(space, ops[i], options.batch), options));
-    if (progress) progress(i + 1, ops.size());
-  }
+  for (size_t i = 0; i < ops.size(); ++i) table.set(ops[i].key(), entries[i]);
   return table;
 }
 

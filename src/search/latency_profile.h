@@ -24,10 +24,23 @@ struct TimingOptions {
   /// clock: on a machine shared with other jobs it leaves out the time the thread waited for a
   /// core. Only meaningful with one LibTorch thread (other threads' work is not counted).
   bool thread_cpu_clock = false;
+  /// Interleaved rounds (time_interleaved): a disturbance of a few seconds (another job on a
+  /// shared machine) then touches a share of each op's calls, which the median leaves out,
+  /// instead of all the calls of the ops timed in that window.
+  int rounds = 5;
 };
 
 /// `count` calls of one function: mean and variance (ms, ms^2) and the median (ms).
 LatencyEntry time_calls(const std::function<void()>& fn, const TimingOptions& options);
+
+/// Builds a closure to time (a module and its input), afresh each round.
+using ForwardMaker = std::function<std::function<void()>()>;
+/// Times every maker's closure in min(rounds, repeats) rounds; each round builds each closure,
+/// runs ceil(warmup / rounds) untimed calls (at least one) and its share of the repeats, so each
+/// entry holds `repeats` timed calls spread over the whole run. `progress(done, total)` after
+/// each closure of each round (total = rounds x makers).
+std::vector<LatencyEntry> time_interleaved(const std::vector<ForwardMaker>& makers, const TimingOptions& options,
+                                           const std::function<void(size_t, size_t)>& progress = {});
 
 /// A forward pass of one op on a fixed random input of batch `batch` (the module and input live
 /// in the closure).
@@ -43,8 +56,8 @@ std::function<void()> subnet_forward(const supernet::SpaceConfig& space, const s
 /// expand, its place in the stage and the resolution.
 std::vector<LatencyOp> distinct_ops(const supernet::SpaceConfig& space, const supernet::SubnetChoices& choices);
 
-/// Times every op of distinct_ops into a table (common to all resolutions); `progress(done,
-/// total)` after each op. The table's meta is left for the caller to fill.
+/// Times every op of distinct_ops into a table (common to all resolutions) with
+/// time_interleaved. The table's meta is left for the caller to fill.
 LatencyTable profile_latency(const supernet::SpaceConfig& space, const supernet::SubnetChoices& choices,
                              const TimingOptions& options, const std::function<void(size_t, size_t)>& progress);
 

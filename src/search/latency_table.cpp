@@ -82,6 +82,7 @@ ProfileMeta read_meta(const YAML::Node& m, const std::string& file) {
   p.batch = meta_value<int>(m, "batch", file, 1);
   p.warmup = meta_value<int>(m, "warmup", file, 0);
   p.repeats = meta_value<int>(m, "repeats", file, 0);
+  p.rounds = meta_value<int>(m, "rounds", file, 1);
   p.clock = meta_value<std::string>(m, "clock", file, "wall");
   p.seconds = meta_value<double>(m, "seconds", file, 0);
   p.power_watts = meta_value<double>(m, "power_watts", file, 0);
@@ -124,7 +125,8 @@ void emit_meta(YAML::Emitter& out, const ProfileMeta& m) {
   out << YAML::Key << "space" << YAML::Value << m.space << YAML::Key << "host" << YAML::Value << m.host;
   out << YAML::Key << "date" << YAML::Value << m.date << YAML::Key << "threads" << YAML::Value << m.threads;
   out << YAML::Key << "batch" << YAML::Value << m.batch << YAML::Key << "warmup" << YAML::Value << m.warmup;
-  out << YAML::Key << "repeats" << YAML::Value << m.repeats << YAML::Key << "clock" << YAML::Value << m.clock;
+  out << YAML::Key << "repeats" << YAML::Value << m.repeats << YAML::Key << "rounds" << YAML::Value << m.rounds;
+  out << YAML::Key << "clock" << YAML::Value << m.clock;
   out << YAML::Key << "seconds" << YAML::Value << m.seconds;
   out << YAML::Key << "power_watts" << YAML::Value << m.power_watts;
   out << YAML::Key << "power_source" << YAML::Value << m.power_source << YAML::EndMap;

@@ -54,7 +54,7 @@ struct LatencyEntry {
 struct ProfileMeta {
   bool present = false;
   std::string space, host, date;
-  int threads = 1, batch = 1, warmup = 0, repeats = 0;
+  int threads = 1, batch = 1, warmup = 0, repeats = 0, rounds = 1;
   std::string clock = "wall";  // "wall" or "thread_cpu" (TimingOptions::thread_cpu_clock)
   double seconds = 0;          // the profile's wall time
   double power_watts = 0;      // mean power while timing the ops (for energy = latency x power)

@@ -239,15 +239,15 @@ TEST(LatencyProfile, EveryOpOfRandomSubnetsIsProfiledOnce) {
   EXPECT_EQ(ops.size(), 2u * (1 + 1 + 2 * 4 * 2 + 4) - 2);
   search::TimingOptions o;
   o.warmup = 1;
-  o.repeats = 3;
+  o.repeats = 3;  // fewer than the 5 rounds: 3 rounds of one timed call each
   size_t calls = 0;
   const auto t = search::profile_latency(space, choices, o, [&](size_t done, size_t total) {
     ++calls;
-    EXPECT_EQ(total, ops.size());
+    EXPECT_EQ(total, 3 * ops.size());
     EXPECT_EQ(done, calls);
   });
   EXPECT_EQ(t.size(), ops.size());
-  EXPECT_EQ(calls, ops.size());
+  EXPECT_EQ(calls, 3 * ops.size());
   for (const auto& kv : t.entries()) {
     EXPECT_EQ(kv.second.count, 3) << kv.first;
     EXPECT_GT(kv.second.mean, 0) << kv.first;
@@ -277,6 +277,29 @@ TEST(LatencyProfile, TheThreadCpuClockLeavesOutWaiting) {
   o.thread_cpu_clock = true;
   const auto cpu = search::time_calls(nap, o);
   EXPECT_LT(*cpu.median, 2.5) << "sleeping is not CPU time";
+}
+
+// Interleaved rounds: each closure is built once per round, warmed up and timed its share of the
+// repeats, round by round (the call log shows the interleaving).
+TEST(LatencyProfile, InterleavedRoundsSpreadTheRepeats) {
+  std::vector<std::string> log;
+  std::vector<search::ForwardMaker> makers;
+  for (const char* name : {"a", "b"})
+    makers.push_back([&log, name] {
+      log.push_back(std::string("build ") + name);
+      return std::function<void()>([&log, name] { log.push_back(name); });
+    });
+  search::TimingOptions o;
+  o.warmup = 3;   // ceil(3 / 2) = 2 untimed calls per round
+  o.repeats = 5;  // 3 timed calls in round 0, 2 in round 1
+  o.rounds = 2;
+  const auto e = search::time_interleaved(makers, o);
+  ASSERT_EQ(e.size(), 2u);
+  EXPECT_EQ(e[0].count, 5);
+  EXPECT_EQ(e[1].count, 5);
+  const std::vector<std::string> want = {"build a", "a",       "a", "a", "a", "a", "build b", "b", "b", "b", "b",
+                                         "b",       "build a", "a", "a", "a", "a", "build b", "b", "b", "b", "b"};
+  EXPECT_EQ(log, want);
 }
 
 TEST(LatencyProfile, CheckFigures) {
