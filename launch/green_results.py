@@ -139,10 +139,13 @@ def main(out, docs):
     base_phase0 = segment_joules(ps_c, "phase0:")
     lines += ["", "## 3. Early-Bird in phase 0", "",
               "A mask every 50 steps (phase 0 has 1,816 steps at np=2), FIFO of 5, epsilon 0.1, no L1. Energy saved "
-              "= phase-0 energy of the PS run minus that of the Early-Bird run (both measured).", "",
-              "| prune ratio | ticket at step | phase-0 energy (kJ) | saved vs PS | final grid mean (%) | vs PS (points) | dir |",
-              "|---|---|---|---|---|---|---|",
-              f"| none (PS) | - | {kj(base_phase0)} | - | {100 * ps_mean:.2f} | - | `{rel(ps)}` |"]
+              "= phase-0 energy of the PS run minus that of the Early-Bird run (both measured). \"Not spent\" is "
+              "what the Early-Bird run's report priced its skipped samples at (its own phase-0 joules per sample), "
+              "a cross-check that needs no second run.", "",
+              "| prune ratio | ticket at step | phase-0 energy (kJ) | saved vs PS | not spent, by its own ledger (kJ) "
+              "| final grid mean (%) | vs PS (points) | dir |",
+              "|---|---|---|---|---|---|---|---|",
+              f"| none (PS) | - | {kj(base_phase0)} | - | - | {100 * ps_mean:.2f} | - | `{rel(ps)}` |"]
     eb_values = []
     for p in RATIOS:
         run = os.path.join(out, f"eb-{p}")
@@ -151,10 +154,16 @@ def main(out, docs):
         at = f"{ends[0]['step']} of {ends[0]['steps']}" if ends else "not found"
         ph0 = segment_joules(c, "phase0:")
         mean = test_grid(run)[1]
-        lines.append(f"| {p} | {at} | {kj(ph0)} | {100 * (1 - ph0 / base_phase0):.0f}% | {100 * mean:.2f} | "
+        ns = c.get("not_spent", [])
+        ledger = kj(ns[0]["joules_not_spent"]) if ns else "-"
+        lines.append(f"| {p} | {at} | {kj(ph0)} | {100 * (1 - ph0 / base_phase0):.0f}% | {ledger} | {100 * mean:.2f} | "
                      f"{100 * (mean - ps_mean):+.2f} | `{rel(run)}` |")
         eb_values.append([base_phase0 / 1000, ph0 / 1000])
     lines += ["", "![early-bird](results/early_bird.svg)", ""]
+    notes = os.path.join(docs, "results-reading.md")  # the hand-written reading of these figures
+    if os.path.exists(notes):
+        with open(notes) as f:
+            lines += ["## Reading", "", f.read().strip(), ""]
 
     os.makedirs(os.path.join(docs, "results"), exist_ok=True)
     charts = {

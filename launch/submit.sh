@@ -57,9 +57,20 @@ else
   scratch=$(cd "$scratch" && pwd)
   sbatch_args+=("--output=${scratch//%/%%}/%x-%j.out")
 fi
+# A --set value is YAML: a path goes in double quotes with \, " and control characters escaped, so
+# '#', ': ', quotes or a newline in it cannot truncate or reshape it.
+yaml_quoted() {
+  local s=${1//\\/\\\\}
+  s=${s//\"/\\\"}
+  s=${s//$'\n'/\\n}
+  s=${s//$'\t'/\\t}
+  s=${s//$'\r'/\\r}
+  printf '"%s"' "$s"
+}
 sets=()
-[[ -f "$home/cluster/$site/carbon.yaml" ]] && sets+=(--set "energy.cluster_profile=$home/cluster/$site/carbon.yaml")
-sets+=(--set "energy.regions_file=$home/configs/carbon/regions.yaml")
+[[ -f "$home/cluster/$site/carbon.yaml" ]] &&
+  sets+=(--set "energy.cluster_profile=$(yaml_quoted "$home/cluster/$site/carbon.yaml")")
+sets+=(--set "energy.regions_file=$(yaml_quoted "$home/configs/carbon/regions.yaml")")
 
 cmd=(sbatch "${sbatch_args[@]}" "$script" "$config" "${sets[@]}" "$@")
 if [[ $dry -eq 1 ]]; then

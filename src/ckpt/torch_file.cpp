@@ -140,11 +140,4 @@ TorchFile read_torch_file(const std::string& path) {
   return out;
 }
 
-void write_torch_file(const std::string& path, const NamedTensorList& tensors) {
-  c10::Dict<std::string, at::Tensor> dict;
-  for (const auto& [k, t] : tensors) dict.insert(k, t.detach().cpu().contiguous());
-  const std::vector<char> bytes = torch::pickle_save(dict);
-  durable::write_atomic(path, std::string_view(bytes.data(), bytes.size()));
-}
-
 }  // namespace ofa::ckpt

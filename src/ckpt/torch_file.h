@@ -2,7 +2,9 @@
 // (torch >= 1.6; records read with LibTorch's PyTorchStreamReader) and the legacy format of
 // older releases (magic number, protocol and system-info pickles, the object pickle, the list of
 // storage keys, then each storage's bytes after an 8-byte element count). Both go through one
-// small pickle machine (pickle_vm.h). Writing uses LibTorch's pickle_save (zip format).
+// small pickle machine (pickle_vm.h). Writing (torch_write.cpp) produces what torch.save writes
+// for a plain dict of tensors, so that torch.load(..., weights_only=True) accepts it, and the
+// same tensors as a .safetensors file.
 #pragma once
 #include <torch/types.h>
 
@@ -26,8 +28,13 @@ struct TorchFile {
 /// something other than a dict of tensors.
 TorchFile read_torch_file(const std::string& path);
 
-/// Writes `tensors` as one dict that Python's torch.load returns as a dict of tensors (zip
-/// format), committed atomically (durable::write_atomic).
+/// Writes `tensors` as one dict in torch.save's zip format: a protocol-2 pickle of a plain dict
+/// whose values are torch._utils._rebuild_tensor_v2 calls on storages saved as data/<i>. Only the
+/// globals torch.load(..., weights_only=True) allows appear in it, so that restricted unpickler
+/// (which runs no code) reads it. Committed atomically (durable::write_atomic).
 void write_torch_file(const std::string& path, const NamedTensorList& tensors);
+/// The same tensors as a .safetensors file (an 8-byte little-endian header length, a JSON header
+/// {name: {dtype, shape, data_offsets}} padded to 8 bytes, then the raw bytes): data only, no code.
+void write_safetensors(const std::string& path, const NamedTensorList& tensors);
 
 }  // namespace ofa::ckpt

@@ -6,6 +6,7 @@
 #include <torch/torch.h>
 
 #include <filesystem>
+#include <map>
 #include <fstream>
 #include <iostream>
 #include <memory>
@@ -13,6 +14,7 @@
 
 #include "ckpt/checkpoint.h"
 #include "ckpt/tensor_keys.h"
+#include "ckpt/torch_file.h"
 #include "cli/commands.h"
 #include "cli/config.h"
 #include "core/durable_file.h"
@@ -140,7 +142,7 @@ struct InferArgs {
 // A file written by torch.save (or our pickle_save) as `what` (a tensor, a dict of tensors): a file
 // LibTorch cannot read or of another type is bad data (exit 3) naming the file, not a crash.
 template <class Get>
-auto read_torch_file(const std::string& path, const char* what, Get get) {
+auto load_torch_value(const std::string& path, const char* what, Get get) {
   const auto bytes = read_bytes(path);
   try {
     return get(torch::pickle_load(bytes));
@@ -158,21 +160,22 @@ int run_infer(const InferArgs& a, Context& ctx) {
   auto subnet = parse_subnet((dir / "subnet.json").string(), space);
   supernet::StaticMobileNetV3 net(space, subnet);
   const std::string weights = (dir / "weights.pt").string();
-  auto state = read_torch_file(weights, "a dict of tensors", [](const c10::IValue& v) { return v.toGenericDict(); });
+  std::map<std::string, torch::Tensor> state;
+  for (auto& [k, t] : ckpt::read_torch_file(weights).tensors) state[k] = t;
   {
     torch::NoGradGuard no_grad;
     auto fill = [&](const std::string& key, torch::Tensor& t) {
-      OFA_CHECK_KIND(kData, state.contains(key), weights, ": missing tensor '", key, "'");
-      const auto& v = state.at(key);
-      OFA_CHECK_KIND(kData, v.isTensor() && v.toTensor().sizes() == t.sizes(), weights, ": '", key, "' is not a tensor of shape ",
+      auto it = state.find(key);
+      OFA_CHECK_KIND(kData, it != state.end(), weights, ": missing tensor '", key, "'");
+      OFA_CHECK_KIND(kData, it->second.sizes() == t.sizes(), weights, ": '", key, "' is not a tensor of shape ",
                      t.sizes(), " (subnet.json's subnet)");
-      t.copy_(v.toTensor());
+      t.copy_(it->second);
     };
     for (auto& kv : net->named_parameters()) fill(kv.key(), kv.value());
     for (auto& kv : net->named_buffers()) fill(kv.key(), kv.value());
   }
   net->eval();
-  auto x = read_torch_file(a.input, "a tensor", [](const c10::IValue& v) { return v.toTensor(); }).to(torch::kFloat);
+  auto x = load_torch_value(a.input, "a tensor", [](const c10::IValue& v) { return v.toTensor(); }).to(torch::kFloat);
   OFA_CHECK(x.dim() == 4 && x.size(1) == space.in_channels, a.input, ": expected [N, ", space.in_channels,
             ", H, W], got ", x.sizes());
   torch::NoGradGuard no_grad;
@@ -240,14 +243,15 @@ void write_export_dir(const std::string& dir, const supernet::SpaceConfig& space
   const auto subnet = net->active();
   net->eval();
   auto st = supernet::extract(net);
-  // torch::pickle_save tags the dict's type (torch.jit._pickle.restore_type_tag): torch.load reads it
-  // as a plain dict of tensors; weights_only=True refuses that tag (noted in docs/performance.md).
-  c10::Dict<std::string, at::Tensor> state;
-  for (const auto& kv : st->named_parameters()) state.insert(kv.key(), kv.value().detach().contiguous());
-  for (const auto& kv : st->named_buffers()) state.insert(kv.key(), kv.value().contiguous());
+  // weights.pt as torch.save writes a dict of tensors (torch.load(..., weights_only=True) reads it)
+  // and the same tensors as weights.safetensors: data only, nothing a loader would execute.
+  ckpt::NamedTensorList state;
+  for (const auto& kv : st->named_parameters()) state.emplace_back(kv.key(), kv.value().detach());
+  for (const auto& kv : st->named_buffers()) state.emplace_back(kv.key(), kv.value());
   const fs::path out = dir;
   fs::create_directories(out);
-  write_bytes(out / "weights.pt", torch::pickle_save(state));
+  ckpt::write_torch_file((out / "weights.pt").string(), state);
+  ckpt::write_safetensors((out / "weights.safetensors").string(), state);
   write_text(out / "net.config", supernet::net_config_json(space, subnet).dump(2) + "\n");
   write_text(out / "subnet.json", subnet.to_json().dump() + "\n");
   write_text(out / "info.json", describe_json(space, subnet).dump(2) + "\n");

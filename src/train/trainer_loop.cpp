@@ -214,7 +214,7 @@ bool Trainer::State::run_phase(int p, int64_t s0) {
       preempted = true;
       pos.stop_signal = a.signal;
     }
-    if (a.end_phase && s + 1 < sched.total_steps) end_phase_early(p, sched, s + 1, a.end_reason);
+    if (a.end_phase && s + 1 < sched.total_steps) end_phase_early(p, sched, s + 1, a.end_reason, info);
     if (s + 1 == sched.total_steps || a.end_phase) {
       interval_at_end = a.checkpoint;  // the phase-end checkpoint serves
       break;
@@ -226,7 +226,8 @@ bool Trainer::State::run_phase(int p, int64_t s0) {
   return !preempted;
 }
 
-void Trainer::State::end_phase_early(int p, const PhaseSchedule& sched, int64_t steps_done, const std::string& reason) {
+void Trainer::State::end_phase_early(int p, const PhaseSchedule& sched, int64_t steps_done, const std::string& reason,
+                                     const StepInfo& info) {
   const auto& phase = cfg.train.phases[p];
   const int64_t skipped_steps = sched.total_steps - steps_done;
   const int64_t skipped_samples = skipped_steps * global_batch();
@@ -238,6 +239,8 @@ void Trainer::State::end_phase_early(int p, const PhaseSchedule& sched, int64_t 
   // The energy not spent is priced in the report from this segment's measured joules per sample.
   if (monitor && comm.rank() == 0)
     monitor->add_skipped("phase" + std::to_string(p) + ":" + phase.name, skipped_samples, reason);
+  // The grid as at any phase end (a validation leaves the network as it found it).
+  if ((steps_done % sched.steps_per_epoch) != 0) validate(p, info, eval::Split::kHoldout);
 }
 
 void Trainer::State::end_phase(int p, bool interval_due) {

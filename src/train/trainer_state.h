@@ -92,9 +92,10 @@ struct Trainer::State {
                          StepInfo& info, int64_t images0);
   /// Phase p's end: its time, the teacher after phase 0, hooks, the phase-end checkpoint.
   void end_phase(int p, bool interval_due);
-  /// A hook ended phase p after `steps_done` steps: the log line, the metrics record, and the
-  /// samples not run in the energy ledger (rank 0), before end_phase().
-  void end_phase_early(int p, const PhaseSchedule& sched, int64_t steps_done, const std::string& reason);
+  /// A hook ended phase p after `steps_done` steps: the log line, the metrics record, the
+  /// samples not run in the energy ledger (rank 0) and the holdout grid, before end_phase().
+  void end_phase_early(int p, const PhaseSchedule& sched, int64_t steps_done, const std::string& reason,
+                       const StepInfo& info);
   std::vector<eval::SubnetResult> validate(int p, const StepInfo& info, eval::Split which);
   void make_teacher();
   void average_bn_buffers();

@@ -25,8 +25,22 @@ done
 import json, sys, torch
 work = sys.argv[1]
 for d in ("max", "min"):
-    sd = torch.load(f"{work}/{d}/weights.pt")
+    # The restricted unpickler: no code runs, only tensors and plain containers are built.
+    sd = torch.load(f"{work}/{d}/weights.pt", weights_only=True)
     assert isinstance(sd, dict) and all(torch.is_tensor(v) for v in sd.values()), "a dict of tensors"
+    # weights.safetensors holds the same tensors (read by the format's spec: header length, JSON
+    # header, raw little-endian data at the given offsets).
+    raw = open(f"{work}/{d}/weights.safetensors", "rb").read()
+    n = int.from_bytes(raw[:8], "little")
+    header = json.loads(raw[8:8 + n])
+    assert n % 8 == 0, "data not 8-byte aligned"
+    names = {"F32": torch.float32, "I64": torch.int64}
+    assert set(header) - {"__metadata__"} == set(sd), "safetensors keys"
+    for k, v in sd.items():
+        e = header[k]
+        b, end = e["data_offsets"]
+        t = torch.frombuffer(bytearray(raw[8 + n + b:8 + n + end]), dtype=names[e["dtype"]]).reshape(e["shape"])
+        assert torch.equal(t, v), k
     cfg = json.load(open(f"{work}/{d}/net.config"))
     assert cfg["name"] == "MobileNetV3", cfg["name"]
     assert len(cfg["blocks"]) == sum(1 for k in sd if k.endswith("depth_conv.conv.weight")), "block count"
