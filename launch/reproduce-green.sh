@@ -6,7 +6,7 @@
 #   (d) phase 0 with Early-Bird at prune ratios 0.3, 0.5, 0.7, each followed by the rest of (a)'s schedule;
 #   (e) (a)'s carbon report again, its amortization measured against the runs of (b).
 # Resumable: a finished run (supernet.pt present) is skipped, an interrupted one resumes from its
-# checkpoints; every command is printed before it runs. About 30 minutes on 2 cores (np=2).
+# checkpoints; every command is printed before it runs. About 20 minutes on an idle 2-core node (np=2).
 # Usage: launch/reproduce-green.sh [OUT_DIR]   (default: results/green; OFA_NP=2 ranks; OFA=build/bin/ofa)
 set -euo pipefail
 cd "$(dirname "$0")/.."
