@@ -15,6 +15,7 @@
 #include <memory>
 
 #include "cli/commands.h"
+#include "cli/latency_files.h"
 #include "cli/config.h"
 #include "core/durable_file.h"
 #include "core/error.h"
@@ -231,7 +232,7 @@ int run_profile(ProfileArgs a) {
   auto table = profile(a, space, choices, power);
   const fs::path parent = fs::path(a.out).parent_path();
   if (!parent.empty()) fs::create_directories(parent);
-  table.save(a.out);
+  save_latency_table(table, a.out);
   std::cout << "profiled " << table.size() << " ops of " << space.name << " at " << choices.resolutions.size()
             << " resolution(s) in " << std::fixed << std::setprecision(1) << table.meta.seconds << " s (" << a.threads
             << " thread(s), batch " << a.timing.batch << ", load average " << std::setprecision(2) << load0 << ", "

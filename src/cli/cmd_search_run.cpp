@@ -17,6 +17,7 @@
 #include <sstream>
 
 #include "cli/commands.h"
+#include "cli/latency_files.h"
 #include "cli/config.h"
 #include "cli/search_html.h"
 #include "core/durable_file.h"
@@ -68,7 +69,7 @@ class Winners {
 // The table of --latency-table, or none.
 std::unique_ptr<search::LatencyTable> open_table(const std::string& path) {
   if (path.empty()) return nullptr;
-  return std::make_unique<search::LatencyTable>(search::LatencyTable::load(path));
+  return std::make_unique<search::LatencyTable>(load_latency_table(path));
 }
 
 // Energy per inference in mJ = predicted latency (ms) x the power measured while profiling (W).

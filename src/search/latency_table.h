@@ -6,11 +6,9 @@
 //   Conv_2-input:1x1x128-output:1x1x256  Logits-input:1x1x256-output:10
 // where `expand` is the block's middle (depthwise) width in channels, not the ratio. Each entry
 // is a map {count, mean, var} in milliseconds (ours add `median`, the statistic we predict with).
-// The file format is YAML, one top-level key per operation; `ofa search profile` writes one file
-// covering every resolution (the keys hold the input sizes), and the reader also takes the
-// reference's published tables, one file per resolution named <r>_lookup_table.yaml, as a file or
-// as a directory of them. Reading errors name the file and the key: kIo when a file cannot be
-// read, kData when it is not a table or an entry is malformed or missing.
+// The files (YAML, one top-level key per operation; ours cover every resolution, the reference's
+// are one <r>_lookup_table.yaml per resolution) are read and written by cli/latency_files.h:
+// this module parses no file.
 #pragma once
 #include <cstdint>
 #include <map>
@@ -64,12 +62,6 @@ struct ProfileMeta {
 class LatencyTable {
  public:
   static constexpr const char* kMetaKey = "ofa_profile";
-
-  /// A table file, or a directory of the reference's <r>_lookup_table.yaml files (each applies
-  /// to its resolution only). Errors as in the file comment.
-  static LatencyTable load(const std::string& path);
-  /// Writes every entry and the meta (if present), keys sorted; atomically. kIo on failure.
-  void save(const std::string& path) const;
 
   /// An entry for every resolution (resolution 0) or for one resolution only.
   void set(const std::string& key, const LatencyEntry& entry, int resolution = 0);

@@ -13,6 +13,7 @@
 #include <map>
 #include <thread>
 
+#include "cli/latency_files.h"
 #include "core/rng.h"
 #include "search/evolution.h"
 #include "search/latency_profile.h"
@@ -106,8 +107,8 @@ TEST(LatencyTable, WrittenAndReadBack) {
   t.meta.power_watts = 42.5;
   t.meta.power_source = "estimate";
   const auto path = (dir.path / "lut.yaml").string();
-  t.save(path);
-  const auto back = LatencyTable::load(path);
+  cli::save_latency_table(t, path);
+  const auto back = cli::load_latency_table(path);
   ASSERT_EQ(back.size(), 2u);
   for (const auto& kv : t.entries()) {
     const LatencyEntry* e = back.find(kv.first, /*resolution=*/28);
@@ -151,7 +152,7 @@ TEST(LatencyTable, AReferenceFormatTableSumsItsEntries) {
   const auto s = supernet::uniform_subnet(space, 5, 6, 2, 224);
   double sum = 0;
   const auto path = dir.file("224_lookup_table.yaml", reference_yaml(keys_of(space, s), 0.5, &sum));
-  const auto t = LatencyTable::load(path);
+  const auto t = cli::load_latency_table(path);
   EXPECT_FALSE(t.meta.present);
   // 16 ops, all distinct (first conv, 1 + 5 x 2 blocks, 4 final ops): means 0.5, 1.0, ..., 8.0.
   EXPECT_EQ(t.size(), 16u);
@@ -161,8 +162,8 @@ TEST(LatencyTable, AReferenceFormatTableSumsItsEntries) {
   const auto s3 = supernet::uniform_subnet(space, 5, 6, 3, 224);
   double sum3 = 0;
   const auto path3 = dir.file("d3.yaml", reference_yaml(keys_of(space, s3), 0.5, &sum3));
-  EXPECT_EQ(LatencyTable::load(path3).size(), 16u);
-  EXPECT_NEAR(LatencyTable::load(path3).predict_ms(space, s3), sum3, 1e-9);
+  EXPECT_EQ(cli::load_latency_table(path3).size(), 16u);
+  EXPECT_NEAR(cli::load_latency_table(path3).predict_ms(space, s3), sum3, 1e-9);
   EXPECT_GT(sum3, 68.0);
 }
 
@@ -174,7 +175,7 @@ TEST(LatencyTable, AReferenceDirectoryAppliesEachFileToItsResolution) {
   dir.file("24_lookup_table.yaml", reference_yaml(keys_of(space, s24), 1.0, &sum24));
   dir.file("28_lookup_table.yaml", reference_yaml(keys_of(space, s28), 2.0, &sum28));
   dir.file("notes.txt", "not a table");
-  const auto t = LatencyTable::load(dir.path.string());
+  const auto t = cli::load_latency_table(dir.path.string());
   EXPECT_NEAR(t.predict_ms(space, s24), sum24, 1e-9);
   EXPECT_NEAR(t.predict_ms(space, s28), sum28, 1e-9);
   // The ops after the pooling have the same key at both resolutions; each file answers for its own.
@@ -188,32 +189,32 @@ TEST(LatencyTable, MalformedTablesAreRefusedNamingFileAndKey) {
   TempDir dir("malformed");
   const std::string k = "Conv-input:28x28x1-output:14x14x8";
   const auto missing = dir.file("missing.yaml", k + ":\n  count: 10\n  var: 0.1\n");
-  expect_error([&] { LatencyTable::load(missing); }, ErrorKind::kData, {missing, k, "no 'mean'"});
+  expect_error([&] { cli::load_latency_table(missing); }, ErrorKind::kData, {missing, k, "no 'mean'"});
   const auto bad = dir.file("bad.yaml", k + ":\n  count: 10\n  mean: fast\n  var: 0.1\n");
-  expect_error([&] { LatencyTable::load(bad); }, ErrorKind::kData, {bad, k, "mean is not a number", "line 3"});
+  expect_error([&] { cli::load_latency_table(bad); }, ErrorKind::kData, {bad, k, "mean is not a number", "line 3"});
   const auto negative = dir.file("negative.yaml", k + ": {count: 10, mean: -1.5, var: 0}\n");
-  expect_error([&] { LatencyTable::load(negative); }, ErrorKind::kData, {negative, k, "mean = -1.5"});
+  expect_error([&] { cli::load_latency_table(negative); }, ErrorKind::kData, {negative, k, "mean = -1.5"});
   const auto truncated = dir.file("truncated.yaml", k + ": {count: 10, mean: 0.2\n");
-  expect_error([&] { LatencyTable::load(truncated); }, ErrorKind::kData, {truncated, "truncated?"});
+  expect_error([&] { cli::load_latency_table(truncated); }, ErrorKind::kData, {truncated, "truncated?"});
   const auto cut_key = dir.file("cut.yaml", k + ":\n  count: 10\n  mean: 0.2\nexpanded_conv-input:14x14x16-out");
-  expect_error([&] { LatencyTable::load(cut_key); }, ErrorKind::kData, {cut_key});
+  expect_error([&] { cli::load_latency_table(cut_key); }, ErrorKind::kData, {cut_key});
   const auto scalar = dir.file("scalar.yaml", k + ": 0.25\n");
-  expect_error([&] { LatencyTable::load(scalar); }, ErrorKind::kData, {scalar, k, "expected a map"});
+  expect_error([&] { cli::load_latency_table(scalar); }, ErrorKind::kData, {scalar, k, "expected a map"});
   const auto empty = dir.file("empty.yaml", "");
-  expect_error([&] { LatencyTable::load(empty); }, ErrorKind::kData, {empty, "not a latency table"});
+  expect_error([&] { cli::load_latency_table(empty); }, ErrorKind::kData, {empty, "not a latency table"});
   const auto list = dir.file("list.yaml", "- 1\n- 2\n");
-  expect_error([&] { LatencyTable::load(list); }, ErrorKind::kData, {list, "not a latency table"});
+  expect_error([&] { cli::load_latency_table(list); }, ErrorKind::kData, {list, "not a latency table"});
   const auto meta = dir.file("meta.yaml", "ofa_profile: {threads: many}\n" + k + ": {mean: 0.1}\n");
-  expect_error([&] { LatencyTable::load(meta); }, ErrorKind::kData, {meta, "ofa_profile.threads"});
+  expect_error([&] { cli::load_latency_table(meta); }, ErrorKind::kData, {meta, "ofa_profile.threads"});
   const auto nowhere = (dir.path / "absent.yaml").string();
-  expect_error([&] { LatencyTable::load(nowhere); }, ErrorKind::kIo, {nowhere});
+  expect_error([&] { cli::load_latency_table(nowhere); }, ErrorKind::kIo, {nowhere});
   const auto no_tables = (dir.path / "sub").string();
   fs::create_directories(no_tables);
-  expect_error([&] { LatencyTable::load(no_tables); }, ErrorKind::kData, {no_tables, "_lookup_table.yaml"});
+  expect_error([&] { cli::load_latency_table(no_tables); }, ErrorKind::kData, {no_tables, "_lookup_table.yaml"});
   // Readable, but without the subnet's ops: the prediction names the table and the first missing key.
   const auto partial = dir.file("partial.yaml", k + ": {count: 10, mean: 0.2, var: 0}\n");
   const auto space = supernet::fmnist_space();
-  expect_error([&] { LatencyTable::load(partial).predict_ms(space, supernet::max_subnet(space)); }, ErrorKind::kData,
+  expect_error([&] { cli::load_latency_table(partial).predict_ms(space, supernet::max_subnet(space)); }, ErrorKind::kData,
                {partial, "expanded_conv-input:14x14x8-output:14x14x8-expand:8-kernel:3-stride:1-idskip:1-se:0-hs:0"});
 }
 
