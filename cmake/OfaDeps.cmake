@@ -31,7 +31,7 @@ endif()
 
 find_library(OFA_JEMALLOC NAMES jemalloc)
 set(OFA_HAVE_JEMALLOC 0)
-if(OFA_JEMALLOC)
+if(OFA_JEMALLOC AND NOT OFA_SANITIZE)
   set(OFA_HAVE_JEMALLOC 1)
 endif()
 

@@ -89,9 +89,10 @@ void Communicator::broadcast_string(std::string& s, int root) {
   auto len = torch::tensor({static_cast<int64_t>(s.size())}, torch::kInt64);
   broadcast(len, root);
   auto bytes = torch::empty({len.item<int64_t>()}, torch::kUInt8);
-  if (rank() == root) std::memcpy(bytes.data_ptr(), s.data(), s.size());
+  if (rank() == root && !s.empty()) std::memcpy(bytes.data_ptr(), s.data(), s.size());  // no memcpy to null
   broadcast(bytes, root);
-  s.assign(reinterpret_cast<const char*>(bytes.data_ptr()), static_cast<size_t>(bytes.numel()));
+  if (bytes.numel() == 0) s.clear();
+  else s.assign(reinterpret_cast<const char*>(bytes.data_ptr()), static_cast<size_t>(bytes.numel()));
 }
 
 std::vector<std::string> Communicator::all_gather_strings(const std::string& mine) {
@@ -99,7 +100,7 @@ std::vector<std::string> Communicator::all_gather_strings(const std::string& min
   auto lens = all_gather(len);
   const int64_t longest = lens.max().item<int64_t>();
   auto bytes = torch::zeros({longest}, torch::kUInt8);
-  std::memcpy(bytes.data_ptr<uint8_t>(), mine.data(), mine.size());
+  if (!mine.empty()) std::memcpy(bytes.data_ptr<uint8_t>(), mine.data(), mine.size());  // no memcpy to null
   auto all = all_gather(bytes).contiguous();
   std::vector<std::string> out;
   for (int r = 0; r < size(); ++r) {
