@@ -48,9 +48,7 @@ TEST(Resume, ResumeIsBitExactAcrossAPhaseBoundary) {
   EXPECT_EQ(r.global_steps, cfg.train.max_steps);
   auto resumed = state_of(t);
   ASSERT_EQ(resumed.size(), full.size());
-  int differ = 0;
-  for (size_t i = 0; i < full.size(); ++i) differ += torch::equal(full[i], resumed[i]) ? 0 : 1;
-  EXPECT_EQ(differ, 0) << "tensors differing bitwise between the resumed and the uninterrupted run";
+  EXPECT_EQ(differing(full, resumed), 0) << "tensors differing bitwise between the resumed and the uninterrupted run";
   comm.barrier();
   if (comm.rank() == 0) {
     fs::remove_all(cfg.run.dir);

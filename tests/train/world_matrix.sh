@@ -41,7 +41,7 @@ mpi 2 "$ofa" train "$cfg" --run-dir "$work/ref" "${common[@]}" --set train.batch
   --set train.max_steps=$total > "$work/ref.log" 2>&1 || { cat "$work/ref.log"; fail "reference run"; }
 
 for victim in 0 1; do
-  step=$(( 2 + RANDOM % 9 ))
+  step=$(( 4 + RANDOM % 7 ))  # after the first checkpoint (step 3), so the rerun resumes
   echo "== SIGKILL of rank $victim at global step $step"
   dir=$work/kill$victim
   start=$(date +%s)
