@@ -22,7 +22,10 @@ supernet::SubnetConfig parse_subnet(const std::string& spec, const supernet::Spa
   if (spec == "min") return supernet::min_subnet(space);
   nlohmann::json j;
   try {
-    j = std::filesystem::exists(spec) ? nlohmann::json::parse(std::ifstream(spec)) : nlohmann::json::parse(spec);
+    // The error_code overload: a spec longer than a file name may be is JSON text, not a failure.
+    std::error_code ec;
+    const bool file = spec.find('{') == std::string::npos && std::filesystem::is_regular_file(spec, ec);
+    j = file ? nlohmann::json::parse(std::ifstream(spec)) : nlohmann::json::parse(spec);
   } catch (const nlohmann::json::exception& e) {
     fail(ErrorKind::kUsage, "--subnet '", spec, "': not max|min, a JSON file or JSON text: ", e.what());
   }

@@ -60,10 +60,19 @@ Sourced sourced(const YAML::Node& n, const std::string& path, const std::string&
 }
 
 
-}  // namespace
+// Runs a parser over a loaded file: a node of a shape the parser did not test for (a list or a
+// scalar where a map belongs, a map read as text) makes yaml-cpp throw; that is bad input (exit
+// 2) naming the file and line, not an internal error.
+template <class F>
+auto guarded(const std::string& path, const char* what, F parse) {
+  try {
+    return parse();
+  } catch (const YAML::Exception& e) {
+    fail(ErrorKind::kUsage, path, ":", e.mark.line + 1, ": ", what, " has an unexpected shape: ", e.msg);
+  }
+}
 
-CarbonTables load_carbon_tables(const std::string& path) {
-  const YAML::Node root = load_yaml(path, "carbon regions file");
+CarbonTables parse_carbon_tables(const YAML::Node& root, const std::string& path) {
   CarbonTables t;
   t.path = path;
   const YAML::Node regions = root["regions"];
@@ -94,15 +103,25 @@ CarbonTables load_carbon_tables(const std::string& path) {
   return t;
 }
 
-
-ClusterProfile load_cluster_profile(const std::string& path) {
-  const YAML::Node root = load_yaml(path, "cluster carbon profile");
+ClusterProfile parse_cluster_profile(const YAML::Node& root, const std::string& path) {
   ClusterProfile p;
   p.path = path;
   if (root["intensity"]) p.intensity = sourced(root["intensity"], path, "intensity");
   if (root["region"]) p.region = text(root["region"], path, "region");
   if (root["pue"]) p.pue = sourced(root["pue"], path, "pue");
   return p;
+}
+
+}  // namespace
+
+CarbonTables load_carbon_tables(const std::string& path) {
+  const YAML::Node root = load_yaml(path, "carbon regions file");
+  return guarded(path, "carbon regions file", [&] { return parse_carbon_tables(root, path); });
+}
+
+ClusterProfile load_cluster_profile(const std::string& path) {
+  const YAML::Node root = load_yaml(path, "cluster carbon profile");
+  return guarded(path, "cluster carbon profile", [&] { return parse_cluster_profile(root, path); });
 }
 
 energy::CarbonSettings resolve_carbon(const energy::EnergyOptions& o) {

@@ -144,6 +144,17 @@ void ConfigTree::merge(YAML::Node& dst, const YAML::Node& src, const std::string
   }
 }
 
+namespace {
+// The N of a "[N]" part of a --set key; kUsage naming the assignment when N is not a plain
+// number (std::stoul would throw std::invalid_argument, an internal error at the CLI).
+size_t list_index(const std::string& part, const std::string& assignment) {
+  const std::string digits = part.substr(1, part.size() - 2);
+  OFA_CHECK(!digits.empty() && digits.size() <= 9 && digits.find_first_not_of("0123456789") == std::string::npos,
+            "--set ", assignment, ": '", part, "' is not a list index [N]");
+  return std::stoul(digits);
+}
+}  // namespace
+
 void ConfigTree::apply_set(const std::string& assignment) {
   const auto eq = assignment.find('=');
   OFA_CHECK(eq != std::string::npos && eq > 0, "--set ", assignment, ": expected KEY=VALUE");
@@ -163,7 +174,7 @@ void ConfigTree::apply_set(const std::string& assignment) {
     const auto& p = parts[i];
     path = join_key(path, p);
     if (p[0] == '[') {
-      const size_t idx = std::stoul(p.substr(1, p.size() - 2));
+      const size_t idx = list_index(p, assignment);
       OFA_CHECK(cur.IsSequence() && idx < cur.size(), "--set ", assignment, ": '", path, "' does not exist");
       cur.reset(cur[idx]);
     } else {
@@ -174,7 +185,7 @@ void ConfigTree::apply_set(const std::string& assignment) {
   }
   const auto& last = parts.back();
   if (last[0] == '[') {
-    const size_t idx = std::stoul(last.substr(1, last.size() - 2));
+    const size_t idx = list_index(last, assignment);
     OFA_CHECK(cur.IsSequence() && idx < cur.size(), "--set ", assignment, ": '", key, "' does not exist");
     cur[idx] = value;
   } else {

@@ -88,13 +88,19 @@ void read_file(const std::string& file, int resolution, search::LatencyTable& ta
   }
   OFA_CHECK_KIND(kData, root.IsMap() && root.size() > 0, file,
                  ": not a latency table (expected a map of operation keys to {count, mean, var})");
-  for (const auto& kv : root) {
-    const std::string key = kv.first.as<std::string>();
-    if (key == search::LatencyTable::kMetaKey) {
-      table.meta = read_meta(kv.second, file);
-      continue;
+  // yaml-cpp throws on a node of an unexpected shape (a list as a key, a map read as text): the
+  // file is malformed (exit 3, naming it and the line), not our bug.
+  try {
+    for (const auto& kv : root) {
+      const std::string key = kv.first.as<std::string>();
+      if (key == search::LatencyTable::kMetaKey) {
+        table.meta = read_meta(kv.second, file);
+        continue;
+      }
+      table.set(key, read_entry(kv.second, file, key), resolution);
     }
-    table.set(key, read_entry(kv.second, file, key), resolution);
+  } catch (const YAML::Exception& e) {
+    fail(ErrorKind::kData, file, ":", e.mark.line + 1, ": not a latency table entry: ", e.msg);
   }
 }
 
@@ -127,7 +133,7 @@ search::LatencyTable load_latency_table(const std::string& path) {
     return t;
   }
   // The reference's layout: one <r>_lookup_table.yaml per resolution.
-  const std::regex per_res(R"((\d+)_lookup_table\.yaml)");
+  const std::regex per_res(R"((\d{1,6})_lookup_table\.yaml)");
   int files = 0;
   for (const auto& f : fs::directory_iterator(path)) {
     std::smatch m;

@@ -36,7 +36,7 @@ bool parse_channel_file(const std::string& f, std::string* type, int* index, std
     if (f.compare(0, prefix.size(), prefix) != 0) continue;
     size_t i = prefix.size(), j = i;
     while (j < f.size() && std::isdigit(static_cast<unsigned char>(f[j]))) ++j;
-    if (j == i || j >= f.size() || f[j] != '_') return false;
+    if (j == i || j - i > 6 || j >= f.size() || f[j] != '_') return false;
     *type = prefix;
     *index = std::stoi(f.substr(i, j - i));
     *suffix = f.substr(j + 1);

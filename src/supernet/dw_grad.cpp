@@ -7,11 +7,11 @@
 #include <algorithm>
 #include <vector>
 
+#include "core/cpu_dispatch.h"
+
 namespace ofa::supernet {
 
-#if defined(__x86_64__) && defined(__GNUC__)
-__attribute__((target_clones("avx2", "default")))
-#endif
+OFA_CPU_CLONES
 void depthwise_weight_grad(const DwShape& s, const float* x, const float* gy, int64_t c0, int64_t c1,
                            float* __restrict acc, int64_t ldc) {
   const int64_t nc = c1 - c0, taps = s.k * s.k;

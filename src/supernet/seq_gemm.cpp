@@ -2,13 +2,13 @@
 // compiler may vectorise across j without changing any sum's order (it may not across k).
 #include "supernet/seq_gemm.h"
 
+#include "core/cpu_dispatch.h"
+
 namespace ofa::supernet {
 
 // On x86-64 a second, AVX2 clone is chosen at load time where the CPU has it: wider vectors over
 // j, the same operations per output (FMA is a separate target flag and contraction is off).
-#if defined(__x86_64__) && defined(__GNUC__)
-__attribute__((target_clones("avx2", "default")))
-#endif
+OFA_CPU_CLONES
 void seq_gemm(int64_t rows, int64_t kdim, int64_t n, const float* a, int64_t a_row, int64_t a_col,
               const float* __restrict b, float* __restrict out) {
   for (int64_t i = 0; i < rows; ++i) {
