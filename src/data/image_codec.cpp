@@ -219,8 +219,25 @@ struct ImageCodec::Impl {
     OFA_CHECK_KIND(kInternal, dec, "TurboJPEG: cannot create a decompressor: ", tjGetErrorStr2(nullptr));
     return dec;
   }
+  /// Throws kData "what: <TurboJPEG's reason>" and drops the handle: after a failed call
+  /// TurboJPEG 2.1 can leave it in a state where later calls on good images fail too.
+  [[noreturn]] void fail_jpeg(const char* what) {
+    const std::string why = tjGetErrorStr2(dec);
+    tjDestroy(dec);
+    dec = nullptr;
+    fail(ErrorKind::kData, what, why);
+  }
+  void read_header(const uint8_t* data, size_t size, int& w, int& h, int& cs);
   void decode_jpeg(const uint8_t* data, size_t size, Image& out, int min_w, int min_h);
 };
+
+void ImageCodec::Impl::read_header(const uint8_t* data, size_t size, int& w, int& h, int& cs) {
+  int sub = 0;
+  if (tjDecompressHeader3(decoder(), data, (unsigned long)size, &w, &h, &sub, &cs) != 0)
+    fail_jpeg("JPEG header: ");
+  OFA_CHECK_KIND(kData, w > 0 && h > 0 && int64_t(w) * h <= kMaxPixels, "JPEG: size ", w, "x", h,
+                 " outside 1..", kMaxPixels, " pixels");
+}
 
 ImageCodec::ImageCodec() : impl_(std::make_unique<Impl>()) {}
 ImageCodec::~ImageCodec() = default;
@@ -231,12 +248,8 @@ ImageInfo ImageCodec::probe(const uint8_t* data, size_t size) {
   const ImageFormat f = sniff_format(data, size);
   if (f == ImageFormat::kPng) return probe_png(data, size);
   OFA_CHECK_KIND(kData, f == ImageFormat::kJpeg, "not a JPEG or PNG image (unknown signature)");
-  int w = 0, h = 0, sub = 0, cs = 0;
-  tjhandle d = impl_->decoder();
-  if (tjDecompressHeader3(d, data, (unsigned long)size, &w, &h, &sub, &cs) != 0)
-    fail(ErrorKind::kData, "JPEG header: ", tjGetErrorStr2(d));
-  OFA_CHECK_KIND(kData, w > 0 && h > 0 && int64_t(w) * h <= kMaxPixels, "JPEG: size ", w, "x", h,
-                 " outside 1..", kMaxPixels, " pixels");
+  int w = 0, h = 0, cs = 0;
+  impl_->read_header(data, size, w, h, cs);
   ImageInfo info;
   info.format = f;
   info.orientation = exif_orientation(data, size);
@@ -261,12 +274,8 @@ void ImageCodec::scaled_size(int w, int h, int min_w, int min_h, int& out_w, int
 
 void ImageCodec::Impl::decode_jpeg(const uint8_t* data, size_t size, Image& out, int min_w,
                                    int min_h) {
-  tjhandle d = decoder();
-  int w = 0, h = 0, sub = 0, cs = 0;
-  if (tjDecompressHeader3(d, data, (unsigned long)size, &w, &h, &sub, &cs) != 0)
-    fail(ErrorKind::kData, "JPEG header: ", tjGetErrorStr2(d));
-  OFA_CHECK_KIND(kData, w > 0 && h > 0 && int64_t(w) * h <= kMaxPixels, "JPEG: size ", w, "x", h,
-                 " outside 1..", kMaxPixels, " pixels");
+  int w = 0, h = 0, cs = 0;
+  read_header(data, size, w, h, cs);
   const int orient = exif_orientation(data, size);
   if (swaps_axes(orient)) std::swap(min_w, min_h);  // the request is in displayed axes
   int sw = w, sh = h;
@@ -285,11 +294,11 @@ void ImageCodec::Impl::decode_jpeg(const uint8_t* data, size_t size, Image& out,
     target = out.rgb.data();
   }
   const int pf = cmyk ? TJPF_CMYK : TJPF_RGB;
-  if (tjDecompress2(d, data, (unsigned long)size, target, sw, 0, sh, pf, 0) != 0) {
-    const std::string why = tjGetErrorStr2(d);
+  if (tjDecompress2(dec, data, (unsigned long)size, target, sw, 0, sh, pf, 0) != 0) {
     // Warnings (e.g. extraneous bytes) leave a usable image, as in PIL; a cut-off file does not.
-    if (tjGetErrorCode(d) == TJERR_FATAL || why.find("Premature end") != std::string::npos)
-      fail(ErrorKind::kData, "JPEG: ", why);
+    if (tjGetErrorCode(dec) == TJERR_FATAL ||
+        std::string(tjGetErrorStr2(dec)).find("Premature end") != std::string::npos)
+      fail_jpeg("JPEG: ");
   }
   if (cmyk) {
     // Convert in place into the front of scratch (3 <= 4 bytes per pixel, forward order).

@@ -187,6 +187,12 @@ TEST(ImageCodecJpeg, EncodeRoundTripAndDamage) {
   const ImageInfo info = codec.probe(cut.data(), cut.size());  // the header is intact
   EXPECT_EQ(info.width, 50);
   expect_error([&] { decode(cut); }, ErrorKind::kData, {"Premature end"});
+  // A codec keeps working after a failure (TurboJPEG handles can stay broken after an error).
+  const std::vector<uint8_t> bad_header(bytes.begin(), bytes.begin() + 300);
+  expect_error([&] { codec.decode(bad_header.data(), bad_header.size()); }, ErrorKind::kData, {"JPEG"});
+  EXPECT_EQ(codec.decode(bytes.data(), bytes.size()).width, 50);
+  expect_error([&] { codec.decode(cut.data(), cut.size()); }, ErrorKind::kData, {"Premature end"});
+  EXPECT_EQ(codec.probe(bytes.data(), bytes.size()).width, 50);
   const std::vector<uint8_t> junk = {'h', 'e', 'l', 'l', 'o'};
   expect_error([&] { decode(junk); }, ErrorKind::kData, {"not a JPEG or PNG"});
   expect_error([&] { codec.probe(junk.data(), 0); }, ErrorKind::kData, {"not a JPEG or PNG"});
