@@ -8,6 +8,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
 #include "data/image_codec.h"
 
@@ -75,11 +76,12 @@ class Augmenter {
   const AugmentOptions& options() const { return options_; }
 
  private:
-  void finish(const TrainParams& p, int res, float* out) const;
+  void finish(const TrainParams& p, int res, float* out);
 
   AugmentOptions options_;
   ImageCodec codec_;
   Image decoded_, crop_;
+  std::vector<float> row_;  // finish(): one output row as three float channel rows
 };
 
 }  // namespace ofa::data
