@@ -54,6 +54,7 @@ run 0 data pack --from tree --out one/set --shard-size 1MiB
 grep -q "wrote 0 shard(s).*skipped 2 already complete" <<<"$out" || fail "the rerun did not skip: $out"
 echo "pack, info and rerun on one rank: checked"
 
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 out=$(timeout 120 mpiexec -np 2 --oversubscribe --bind-to none "$ofa" data pack --from tree --out two/set \
   --shard-size 1MiB 2>&1) || fail "pack on 2 ranks: $out"
 for f in set.h5 set-train-00000.h5 set-val-00000.h5; do
