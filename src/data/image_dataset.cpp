@@ -232,6 +232,22 @@ std::string ImageDataset::path(int64_t index) const {
   return img_h5::read_strings(f.get(), "paths", s.path, index - s.first, 1).at(0);
 }
 
+namespace {
+
+/// The bad inputs the pack recorded for `split` ("<split>/<path>: <reason>").
+std::vector<std::string> recorded_bad(const std::string& index, const std::string& split) {
+  std::lock_guard<std::mutex> lock(hdf5_mutex());
+  h5::Id f = open_readonly(index);
+  h5::Id g = img_h5::open_group(f.get(), split.c_str(), index);
+  const auto paths = img_h5::read_strings(g.get(), "bad_paths", index + ": /" + split);
+  const auto reasons = img_h5::read_strings(g.get(), "bad_reasons", index + ": /" + split);
+  std::vector<std::string> out;
+  for (size_t i = 0; i < paths.size(); ++i) out.push_back(paths[i] + ": " + (i < reasons.size() ? reasons[i] : ""));
+  return out;
+}
+
+}  // namespace
+
 std::string describe_image_pack(const std::string& prefix) {
   std::ostringstream os;
   const std::string index = image_pack_index_path(prefix);
@@ -250,6 +266,8 @@ std::string describe_image_pack(const std::string& prefix) {
     os << split << ": " << d->size() << " images in " << d->shard_count() << " shard(s), "
        << double(d->total_bytes()) / double(1 << 20) << " MiB encoded, " << per.size()
        << " classes (" << *lo << ".." << *hi << " images per class)\n";
+    const std::vector<std::string> bad = recorded_bad(index, split);
+    if (!bad.empty()) os << "  " << bad.size() << " bad input(s) skipped at pack time, first: " << bad[0] << "\n";
     if (std::string(split) == "train") {
       for (size_t k = 0; k < per.size() && k < 10; ++k)
         os << "  " << k << " " << d->class_names()[k] << ": " << per[k] << "\n";

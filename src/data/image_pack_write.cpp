@@ -223,6 +223,62 @@ ShardWork pack_image_shards(const PackPlan& plan, int rank, int size) {
   return work;
 }
 
+namespace {
+
+/// Reads the shards of split `sp` (each must be complete for this plan) and writes the split's
+/// group of the index; adds its counts, bytes, bad files and content hashes to `sum` and `all`.
+void write_split_index(const PackPlan& plan, size_t sp, hid_t index, const std::string& tmp,
+                       PackSummary& sum, detail::Hasher& all) {
+  const std::string& split = plan.splits[sp];
+  std::vector<std::string> files, bad_paths, bad_reasons;
+  std::vector<int64_t> counts;
+  std::vector<uint64_t> bytes, plan_hashes, content_hashes;
+  for (const BadFile& b : plan.listing_bad[sp]) {
+    bad_paths.push_back(split + "/" + b.rel);
+    bad_reasons.push_back(b.reason);
+  }
+  for (const PlannedShard& s : plan.shards) {
+    if (s.split != split) continue;
+    const std::string path = (fs::path(out_dir(plan.options)) / s.file).string();
+    OFA_CHECK_KIND(kData, shard_complete(path, s.plan_hash), path,
+                   ": missing or written for another plan (did every rank finish? rerun the pack)");
+    h5::Id f = h5::file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), ErrorKind::kData, path);
+    const auto labels = img_h5::read_vec<int64_t>(f.get(), "labels", H5T_NATIVE_INT64, -1, path);
+    const auto sizes = img_h5::read_vec<uint64_t>(f.get(), "sizes", H5T_NATIVE_UINT64, -1, path);
+    const auto bp = img_h5::read_strings(f.get(), "bad_paths", path);
+    const auto br = img_h5::read_strings(f.get(), "bad_reasons", path);
+    bad_paths.insert(bad_paths.end(), bp.begin(), bp.end());
+    bad_reasons.insert(bad_reasons.end(), br.begin(), br.end());
+    files.push_back(s.file);
+    counts.push_back(int64_t(labels.size()));
+    uint64_t b = 0;
+    for (uint64_t z : sizes) b += z;
+    bytes.push_back(b);
+    plan_hashes.push_back(s.plan_hash);
+    content_hashes.push_back(img_h5::read_u64_attr(f.get(), "content_hash", path));
+    all.add(content_hashes.back());
+    sum.bytes += int64_t(b);
+    ++sum.shards;
+  }
+  const std::string what = tmp + ": /" + split;
+  h5::Id g = h5::group(H5Gcreate2(index, split.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+                       ErrorKind::kIo, what + ": create group");
+  int64_t total = 0;
+  for (int64_t c : counts) total += c;
+  img_h5::write_i64_attr(g.get(), "count", total, what);
+  img_h5::write_strings(g.get(), "shard_files", files, what);
+  img_h5::write_vec(g.get(), "shard_counts", counts, H5T_STD_I64LE, H5T_NATIVE_INT64, what);
+  img_h5::write_vec(g.get(), "shard_bytes", bytes, H5T_STD_U64LE, H5T_NATIVE_UINT64, what);
+  img_h5::write_vec(g.get(), "shard_plan_hash", plan_hashes, H5T_STD_U64LE, H5T_NATIVE_UINT64, what);
+  img_h5::write_vec(g.get(), "shard_content_hash", content_hashes, H5T_STD_U64LE, H5T_NATIVE_UINT64, what);
+  img_h5::write_strings(g.get(), "bad_paths", bad_paths, what);
+  img_h5::write_strings(g.get(), "bad_reasons", bad_reasons, what);
+  sum.images.push_back(total);
+  for (size_t i = 0; i < bad_paths.size(); ++i) sum.bad.push_back({bad_paths[i], bad_reasons[i]});
+}
+
+}  // namespace
+
 PackSummary finish_image_pack(const PackPlan& plan) {
   h5::silence_errors();
   const ImagePackOptions& o = plan.options;
@@ -243,53 +299,7 @@ PackSummary finish_image_pack(const PackPlan& plan) {
     img_h5::write_str_attr(f.get(), "on_bad", o.skip_bad ? "skip" : "error", tmp);
     img_h5::write_u64_attr(f.get(), "plan_hash", plan.plan_hash, tmp);
     img_h5::write_strings(f.get(), "class_names", plan.class_names, tmp);
-    for (size_t sp = 0; sp < plan.splits.size(); ++sp) {
-      std::vector<std::string> files, bad_paths, bad_reasons;
-      std::vector<int64_t> counts;
-      std::vector<uint64_t> bytes, plan_hashes, content_hashes;
-      for (const BadFile& b : plan.listing_bad[sp]) {
-        bad_paths.push_back(plan.splits[sp] + "/" + b.rel);
-        bad_reasons.push_back(b.reason);
-      }
-      for (const PlannedShard& s : plan.shards) {
-        if (s.split != plan.splits[sp]) continue;
-        const std::string path = (fs::path(out_dir(o)) / s.file).string();
-        OFA_CHECK_KIND(kData, shard_complete(path, s.plan_hash), path,
-                       ": missing or written for another plan (did every rank finish? rerun the pack)");
-        h5::Id sf = h5::file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), ErrorKind::kData, path);
-        const auto labels = img_h5::read_vec<int64_t>(sf.get(), "labels", H5T_NATIVE_INT64, -1, path);
-        const auto sizes = img_h5::read_vec<uint64_t>(sf.get(), "sizes", H5T_NATIVE_UINT64, -1, path);
-        const auto bp = img_h5::read_strings(sf.get(), "bad_paths", path);
-        const auto br = img_h5::read_strings(sf.get(), "bad_reasons", path);
-        bad_paths.insert(bad_paths.end(), bp.begin(), bp.end());
-        bad_reasons.insert(bad_reasons.end(), br.begin(), br.end());
-        files.push_back(s.file);
-        counts.push_back(int64_t(labels.size()));
-        uint64_t b = 0;
-        for (uint64_t z : sizes) b += z;
-        bytes.push_back(b);
-        plan_hashes.push_back(s.plan_hash);
-        content_hashes.push_back(img_h5::read_u64_attr(sf.get(), "content_hash", path));
-        all.add(content_hashes.back());
-        sum.bytes += int64_t(b);
-        ++sum.shards;
-      }
-      const std::string what = tmp + ": /" + plan.splits[sp];
-      h5::Id g = h5::group(H5Gcreate2(f.get(), plan.splits[sp].c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
-                           ErrorKind::kIo, what + ": create group");
-      int64_t total = 0;
-      for (int64_t c : counts) total += c;
-      img_h5::write_i64_attr(g.get(), "count", total, what);
-      img_h5::write_strings(g.get(), "shard_files", files, what);
-      img_h5::write_vec(g.get(), "shard_counts", counts, H5T_STD_I64LE, H5T_NATIVE_INT64, what);
-      img_h5::write_vec(g.get(), "shard_bytes", bytes, H5T_STD_U64LE, H5T_NATIVE_UINT64, what);
-      img_h5::write_vec(g.get(), "shard_plan_hash", plan_hashes, H5T_STD_U64LE, H5T_NATIVE_UINT64, what);
-      img_h5::write_vec(g.get(), "shard_content_hash", content_hashes, H5T_STD_U64LE, H5T_NATIVE_UINT64, what);
-      img_h5::write_strings(g.get(), "bad_paths", bad_paths, what);
-      img_h5::write_strings(g.get(), "bad_reasons", bad_reasons, what);
-      sum.images.push_back(total);
-      for (size_t i = 0; i < bad_paths.size(); ++i) sum.bad.push_back({bad_paths[i], bad_reasons[i]});
-    }
+    for (size_t sp = 0; sp < plan.splits.size(); ++sp) write_split_index(plan, sp, f.get(), tmp, sum, all);
     sum.content_hash = detail::hex64(all.value());
     img_h5::write_str_attr(f.get(), "content_hash", sum.content_hash, tmp);
     f.close(tmp + ": closing");

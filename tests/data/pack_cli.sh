@@ -67,6 +67,8 @@ run 3 data pack --from tree --out bad/set
 grep -q "tree/train/bee/bad.png" <<<"$out" || fail "--on-bad error does not name the file: $out"
 run 0 data pack --from tree --out bad/set --on-bad skip
 grep -q "skipped 1 bad input" <<<"$out" && grep -q "train/bee/bad.png" <<<"$out" || fail "--on-bad skip: $out"
+run 0 data info bad/set
+grep -q "1 bad input(s) skipped at pack time, first: train/bee/bad.png" <<<"$out" || fail "info of a pack with skipped files: $out"
 run 2 data pack --from tree --out bad/set --on-bad ignore
 rm tree/train/bee/bad.png
 
