@@ -55,17 +55,19 @@ bool prepare(ImageCodec& codec, const ImagePackOptions& o, std::vector<uint8_t>&
   try {
     const ImageInfo info = codec.probe(raw.data(), raw.size());
     const bool shrink = o.max_side > 0 && std::max(info.width, info.height) > o.max_side;
-    // A full decode at the smallest scale: reads every entropy-coded byte, so a cut-off file fails.
-    codec.decode(raw.data(), raw.size(), scratch, shrink ? info.width : 1, shrink ? info.height : 1);
+    const double s = shrink ? double(o.max_side) / std::max(info.width, info.height) : 1.0;
+    const int w = std::max(1, int(std::lround(info.width * s)));
+    const int h = std::max(1, int(std::lround(info.height * s)));
+    // Decoding reads every entropy-coded byte, so a cut-off file fails here. Without shrinking, at
+    // the smallest DCT scale (validation only); when shrinking, at the smallest scale that still
+    // covers the target size, which the resize then brings down with its antialiasing filter.
+    codec.decode(raw.data(), raw.size(), scratch, shrink ? w : 1, shrink ? h : 1);
     if (!shrink) {
       out.bytes.swap(raw);
       out.width = info.width;
       out.height = info.height;
       return true;
     }
-    const double s = double(o.max_side) / std::max(info.width, info.height);
-    const int w = std::max(1, int(std::lround(info.width * s)));
-    const int h = std::max(1, int(std::lround(info.height * s)));
     resize_region(scratch, 0, 0, scratch.width, scratch.height, w, h, resized);
     out.bytes = codec.encode_jpeg(resized, o.quality);
     out.width = w;
