@@ -109,7 +109,9 @@ bool png_start(png_structp png, png_infop info, PngState& s, png_uint_32& w, png
   if (color == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(png);
   if (color == PNG_COLOR_TYPE_GRAY && depth < 8) png_set_expand_gray_1_2_4_to_8(png);
   if (depth == 16) png_set_strip_16(png);  // the high byte, as PIL reads 16-bit RGB
-  if (color & PNG_COLOR_MASK_ALPHA) png_set_strip_alpha(png);
+  // Palette expansion also turns a tRNS chunk into alpha: strip whatever alpha the expansions
+  // produce (PIL's convert("RGB") drops transparency too).
+  png_set_strip_alpha(png);
   if (!(color & PNG_COLOR_MASK_COLOR)) png_set_gray_to_rgb(png);
   png_set_interlace_handling(png);
   png_read_update_info(png, info);

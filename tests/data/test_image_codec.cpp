@@ -63,6 +63,10 @@ TEST(ImageCodecPng, ColourTypesDecodeExactly) {
   }
   EXPECT_EQ(diff(decode(write_png(37, 23, PNG_FORMAT_RGB_COLORMAP, idx.data(), palette, 4)),
                  pal_ref).max, 0);
+  // A palette with transparency (a tRNS chunk): the colours, alpha dropped.
+  const uint8_t palette_a[16] = {10, 20, 30, 0, 200, 100, 0, 128, 0, 255, 128, 255, 255, 255, 255, 7};
+  EXPECT_EQ(diff(decode(write_png(37, 23, PNG_FORMAT_RGBA_COLORMAP, idx.data(), palette_a, 4)),
+                 pal_ref).max, 0);
 }
 
 TEST(ImageCodecPng, ProbeAndDamage) {
