@@ -66,6 +66,30 @@ bool is_image_pack(const std::string& path) {
   }
 }
 
+namespace {
+
+std::vector<std::string> read_splits(hid_t index, const std::string& path) {
+  const std::string list = img_h5::read_str_attr(index, "splits", path);
+  std::vector<std::string> out;
+  for (size_t at = 0; at <= list.size();) {
+    const size_t comma = std::min(list.find(',', at), list.size());
+    if (comma > at) out.push_back(list.substr(at, comma - at));
+    at = comma + 1;
+  }
+  return out;
+}
+
+}  // namespace
+
+std::vector<std::string> image_pack_splits(const std::string& prefix) {
+  const std::string index = image_pack_index_path(prefix);
+  std::error_code ec;
+  OFA_CHECK(fs::is_regular_file(index, ec), index, ": no such file");
+  std::lock_guard<std::mutex> lock(hdf5_mutex());
+  h5::Id f = open_readonly(index);
+  return read_splits(f.get(), index);
+}
+
 struct ImageDataset::Impl {
   std::string index, split;
   std::vector<std::string> class_names;
@@ -170,8 +194,12 @@ ImageDataset::ImageDataset(const std::string& prefix, const std::string& split)
   m.class_names = img_h5::read_strings(f.get(), "class_names", m.index);
   OFA_CHECK_KIND(kData, !m.class_names.empty(), m.index, ": 'class_names' is empty");
   const std::string what = m.index + ": /" + split;
-  OFA_CHECK(H5Lexists(f.get(), split.c_str(), H5P_DEFAULT) > 0, m.index, ": no split '", split,
-            "' in this pack");
+  const std::vector<std::string> splits = read_splits(f.get(), m.index);
+  if (std::find(splits.begin(), splits.end(), split) == splits.end()) {
+    std::string have;
+    for (const std::string& s : splits) have += (have.empty() ? "" : ", ") + s;
+    fail(ErrorKind::kUsage, m.index, ": no split '", split, "' in this pack (it has: ", have, ")");
+  }
   h5::Id g = img_h5::open_group(f.get(), split.c_str(), m.index);
   const auto files = img_h5::read_strings(g.get(), "shard_files", what);
   const int64_t s = int64_t(files.size());
@@ -252,14 +280,8 @@ std::string describe_image_pack(const std::string& prefix) {
   std::ostringstream os;
   const std::string index = image_pack_index_path(prefix);
   os << "packed image folders: " << index << "\n";
-  for (const char* split : {"train", "val"}) {
-    std::unique_ptr<ImageDataset> d;
-    try {
-      d = std::make_unique<ImageDataset>(prefix, split);
-    } catch (const Error& e) {
-      if (std::string(e.what()).find("no split") != std::string::npos) continue;
-      throw;
-    }
+  for (const std::string& split : image_pack_splits(prefix)) {
+    auto d = std::make_unique<ImageDataset>(prefix, split);
     std::vector<int64_t> per(d->class_names().size(), 0);
     for (int64_t y : d->labels()) ++per[size_t(y)];
     const auto [lo, hi] = std::minmax_element(per.begin(), per.end());
@@ -268,7 +290,7 @@ std::string describe_image_pack(const std::string& prefix) {
        << " classes (" << *lo << ".." << *hi << " images per class)\n";
     const std::vector<std::string> bad = recorded_bad(index, split);
     if (!bad.empty()) os << "  " << bad.size() << " bad input(s) skipped at pack time, first: " << bad[0] << "\n";
-    if (std::string(split) == "train") {
+    if (split == "train") {
       for (size_t k = 0; k < per.size() && k < 10; ++k)
         os << "  " << k << " " << d->class_names()[k] << ": " << per[k] << "\n";
       if (per.size() > 10) os << "  ... (" << per.size() - 10 << " more classes)\n";

@@ -21,6 +21,9 @@ std::string image_pack_index_path(const std::string& prefix);
 /// True when `path` (or PREFIX.h5) is an HDF5 file whose root says format = "ofa-hpc-images".
 bool is_image_pack(const std::string& path);
 
+/// The splits a pack holds, from its index ("train" and, when packed, "val").
+std::vector<std::string> image_pack_splits(const std::string& prefix);
+
 /// One split ("train" or "val") of a packed image set. Thread-safe after construction: every
 /// accessor is const and encoded() uses pread on descriptors opened here.
 class ImageDataset {

@@ -300,6 +300,9 @@ PackSummary finish_image_pack(const PackPlan& plan) {
     img_h5::write_i64_attr(f.get(), "shard_bytes", o.shard_bytes, tmp);
     img_h5::write_str_attr(f.get(), "on_bad", o.skip_bad ? "skip" : "error", tmp);
     img_h5::write_u64_attr(f.get(), "plan_hash", plan.plan_hash, tmp);
+    std::string splits;
+    for (const std::string& sp : plan.splits) splits += (splits.empty() ? "" : ",") + sp;
+    img_h5::write_str_attr(f.get(), "splits", splits, tmp);
     img_h5::write_strings(f.get(), "class_names", plan.class_names, tmp);
     for (size_t sp = 0; sp < plan.splits.size(); ++sp) write_split_index(plan, sp, f.get(), tmp, sum, all);
     sum.content_hash = detail::hex64(all.value());
