@@ -8,6 +8,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include "data/image_dataset.h"
 #include "data/image_pack.h"
@@ -154,6 +155,31 @@ TEST(ImagePack, EmptyClassSymlinksAndLoops) {
   EXPECT_EQ(train.encoded(7), read_bytes(tmp.file("tree/train/cat/a.jpg")));
   expect_error([&] { ImageDataset(o.out, "val"); }, ErrorKind::kUsage, {"no split 'val'", "it has: train"});
   EXPECT_EQ(image_pack_splits(o.out), std::vector<std::string>{"train"});
+}
+
+TEST(ImagePack, ConcurrentReadersGetTheSameBytes) {
+  TempDir tmp;
+  write_tree(tmp.file("tree"));
+  ImagePackOptions o = options(tmp);
+  o.shard_bytes = 3000;
+  pack(o);
+  const ImageDataset train(o.out, "train");
+  std::vector<std::vector<uint8_t>> serial;
+  for (int64_t i = 0; i < train.size(); ++i) serial.push_back(train.encoded(i));
+  std::vector<int> mismatches(4, 0);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([&, t] {
+      std::vector<uint8_t> buf;
+      for (int round = 0; round < 50; ++round)
+        for (int64_t i = (t + round) % train.size(); i < train.size(); i += 3) {
+          train.encoded(i, buf);
+          mismatches[size_t(t)] += buf != serial[size_t(i)];
+          if (round % 10 == 0) mismatches[size_t(t)] += train.path(i).empty();
+        }
+    });
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(mismatches, std::vector<int>(4, 0));
 }
 
 TEST(ImagePack, MaxSideReencodesOnlyLargerImages) {
