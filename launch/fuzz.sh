@@ -27,11 +27,13 @@ if [[ ! -f $dir/CMakeCache.txt ]]; then
   CC=clang-14 CXX=clang++-14 cmake -S . -B "$dir" "${generator[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DOFA_FUZZ=ON -DOFA_SANITIZE=fuzzer-no-link,address,undefined -DOFA_WITH_NCCL=OFF
 fi
+# One build at a time in the build dir (two fuzzers started together would race on the libraries).
+build() { flock "$dir/.build.lock" cmake --build "$dir" -j "$(nproc)" --target "$@"; }
 if [[ $target == --build ]]; then
-  cmake --build "$dir" -j "$(nproc)" --target "${targets[@]/#/fuzz_}"
+  build "${targets[@]/#/fuzz_}"
   exit 0
 fi
-cmake --build "$dir" -j "$(nproc)" --target "fuzz_$target"
+build "fuzz_$target"
 
 corpus=$dir/corpus/$target
 findings=$dir/findings/$target

@@ -143,6 +143,7 @@ void write_packed(const std::string& path, ByteReader& r) {
 
 // The HDF5-packed dataset (docs/data-format.md), as `ofa train` and `ofa data info` open it.
 OFA_FUZZ_TARGET(packed_h5) {
+  if (size == 0) return;
   ofa::h5::silence_errors();
   ByteReader r(data, size);
   const std::string path = ofa::fuzz::scratch_dir() + "/packed.h5";
@@ -223,12 +224,13 @@ void leaves(const nlohmann::json& j, const nlohmann::json::json_pointer& at, std
 OFA_FUZZ_TARGET(checkpoint) {
   ofa::h5::silence_errors();
   const std::string& dir = checkpoint_dir();
+  const std::string& valid = valid_manifest();  // read before any input replaces the file
   ByteReader r(data, size);
   std::string text;
   if (r.u8() % 2 == 0) {
     text = r.rest();
   } else {
-    auto j = nlohmann::json::parse(valid_manifest());
+    auto j = nlohmann::json::parse(valid);
     std::vector<nlohmann::json::json_pointer> all;
     leaves(j, nlohmann::json::json_pointer(), all);
     for (int edits = int(r.range(1, 4)); edits > 0 && !r.empty(); --edits) {
