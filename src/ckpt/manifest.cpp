@@ -114,7 +114,7 @@ std::vector<TensorInfo> parse_tensors(element value, const char* section, int wo
 std::string syntax_error(const std::string& text, simdjson::error_code err) {
   try {
     [[maybe_unused]] const auto parsed = nlohmann::json::parse(text);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {  // parse_error, or out_of_range for a huge number
     return e.what();
   }
   return simdjson::error_message(err);
@@ -153,7 +153,12 @@ Manifest parse_manifest(const std::string& text, const std::string& where) {
   m.meta = nlohmann::json::object();
   for (auto kv : top.obj()) {
     if (kv.key == "tensors" || kv.key == "per_rank") continue;
-    m.meta[std::string(kv.key)] = nlohmann::json::parse(simdjson::to_string(kv.value));
+    // nlohmann refuses what simdjson lets through (a number beyond double's range): bad data.
+    try {
+      m.meta[std::string(kv.key)] = nlohmann::json::parse(simdjson::to_string(kv.value));
+    } catch (const nlohmann::json::exception& e) {
+      fail(ErrorKind::kData, where, ": '", std::string(kv.key), "': ", e.what());
+    }
   }
   return m;
 }

@@ -119,11 +119,20 @@ ShardBytes read_shard_bytes(const std::string& path, int64_t want_bytes, const s
 torch::Tensor tensor_at(const ShardBytes& b, int64_t offset, torch::ScalarType dtype,
                         const std::vector<int64_t>& shape, const std::string& where) {
   const auto opts = torch::TensorOptions().dtype(dtype);
+  // The shape comes from the manifest: a negative dim or a product past int64 is bad data, not
+  // undefined behaviour (each factor is checked before it is multiplied in).
   int64_t numel = 1;
-  for (auto d : shape) numel *= d;
+  bool overflow = false;
+  for (auto d : shape) {
+    OFA_CHECK_KIND(kData, d >= 0, where, ": negative dimension ", d, " in the shape");
+    overflow = overflow || __builtin_mul_overflow(numel, d, &numel);
+  }
+  int64_t len = 0;
+  overflow = overflow || __builtin_mul_overflow(numel, static_cast<int64_t>(c10::elementSize(dtype)), &len);
+  OFA_CHECK_KIND(kData, !overflow && len <= b.size, where, ": a tensor of shape ", shape, " does not fit in ",
+                 b.label, " (", b.size, " bytes)");
   if (numel == 0) return torch::empty(shape, opts);
-  const int64_t len = numel * static_cast<int64_t>(c10::elementSize(dtype));
-  OFA_CHECK_KIND(kData, offset >= 0 && offset + len <= b.size, where, ": bytes [", offset, ", ", offset + len,
+  OFA_CHECK_KIND(kData, offset >= 0 && offset <= b.size - len, where, ": bytes [", offset, ", ", offset + len,
                  ") lie outside ", b.label, " (", b.size, " bytes)");
   uint8_t* p = b.data.get() + offset;
   if (offset % static_cast<int64_t>(c10::elementSize(dtype)) != 0) {  // not written by us; copy to align
