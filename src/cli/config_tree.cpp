@@ -153,6 +153,11 @@ size_t list_index(const std::string& part, const std::string& assignment) {
             "--set ", assignment, ": '", part, "' is not a list index [N]");
   return std::stoul(digits);
 }
+// A key below `at` needs `at` to be a map (or empty): yaml-cpp throws on a scalar or a list.
+void need_map(const YAML::Node& at, const std::string& at_path, const std::string& key, const std::string& assignment) {
+  OFA_CHECK(at.IsMap() || at.IsNull(), "--set ", assignment, ": '", at_path.empty() ? std::string("the top level") : at_path,
+            "' holds ", at.IsSequence() ? "a list" : "a value", ", not keys such as '", key, "'");
+}
 }  // namespace
 
 void ConfigTree::apply_set(const std::string& assignment) {
@@ -172,12 +177,14 @@ void ConfigTree::apply_set(const std::string& assignment) {
   std::string path;
   for (size_t i = 0; i + 1 < parts.size(); ++i) {
     const auto& p = parts[i];
+    const std::string parent = path;
     path = join_key(path, p);
     if (p[0] == '[') {
       const size_t idx = list_index(p, assignment);
       OFA_CHECK(cur.IsSequence() && idx < cur.size(), "--set ", assignment, ": '", path, "' does not exist");
       cur.reset(cur[idx]);
     } else {
+      need_map(cur, parent, p, assignment);
       if (!cur[p]) cur[p] = YAML::Node(YAML::NodeType::Map);
       YAML::Node next = cur[p];
       cur.reset(next);
@@ -189,6 +196,7 @@ void ConfigTree::apply_set(const std::string& assignment) {
     OFA_CHECK(cur.IsSequence() && idx < cur.size(), "--set ", assignment, ": '", key, "' does not exist");
     cur[idx] = value;
   } else {
+    need_map(cur, path, last, assignment);
     cur[last] = value;
   }
   std::string norm = join_key(path, last);
