@@ -139,7 +139,7 @@ void decode_png(const uint8_t* data, size_t size, Image& out) {
   OFA_CHECK_KIND(kInternal, hd.png && hd.info, "libpng: cannot create a reader");
   png_uint_32 w = 0, h = 0;
   if (!png_start(hd.png, hd.info, s, w, h)) fail(ErrorKind::kData, "PNG: ", s.error);
-  OFA_CHECK_KIND(kData, w > 0 && h > 0 && int64_t(w) * h <= kMaxPixels, "PNG: size ", w, "x", h,
+  OFA_CHECK_KIND(kData, w > 0 && h > 0 && uint64_t(w) * uint64_t(h) <= uint64_t(kMaxPixels), "PNG: size ", w, "x", h,
                  " outside 1..", kMaxPixels, " pixels");
   out.width = int(w);
   out.height = int(h);
@@ -156,7 +156,7 @@ ImageInfo probe_png(const uint8_t* data, size_t size) {
   ImageInfo info;
   info.format = ImageFormat::kPng;
   const uint32_t w = read_u32(data + 16, true), h = read_u32(data + 20, true);
-  OFA_CHECK_KIND(kData, w > 0 && h > 0 && int64_t(w) * h <= kMaxPixels, "PNG: size ", w, "x", h,
+  OFA_CHECK_KIND(kData, w > 0 && h > 0 && uint64_t(w) * uint64_t(h) <= uint64_t(kMaxPixels), "PNG: size ", w, "x", h,
                  " outside 1..", kMaxPixels, " pixels");
   info.width = int(w);
   info.height = int(h);
@@ -237,7 +237,7 @@ void ImageCodec::Impl::read_header(const uint8_t* data, size_t size, int& w, int
   int sub = 0;
   if (tjDecompressHeader3(decoder(), data, (unsigned long)size, &w, &h, &sub, &cs) != 0)
     fail_jpeg("JPEG header: ");
-  OFA_CHECK_KIND(kData, w > 0 && h > 0 && int64_t(w) * h <= kMaxPixels, "JPEG: size ", w, "x", h,
+  OFA_CHECK_KIND(kData, w > 0 && h > 0 && uint64_t(w) * uint64_t(h) <= uint64_t(kMaxPixels), "JPEG: size ", w, "x", h,
                  " outside 1..", kMaxPixels, " pixels");
 }
 
