@@ -63,9 +63,13 @@ using ofa::fuzz::ByteReader;
 using ofa::h5::Id;
 constexpr auto kInternal = ofa::ErrorKind::kInternal;
 
-/// The pristine pack: tree/train/{a,b}/..., packed into pristine/set*.h5.
-const std::string& pristine_dir() {
-  static const std::string dir = [] {
+/// The pristine pack: tree/train/{a,b}/..., packed into pristine/set*.h5; written again when it
+/// has gone (the scratch directory is named by the pid only: another process with the same pid in
+/// another PID namespace sharing /dev/shm removed it once, mid-run).
+std::string pristine_dir() {
+  const std::string out = ofa::fuzz::scratch_dir() + "/image_pristine";
+  if (fs::exists(out + "/set.h5")) return out;
+  {
     const std::string root = ofa::fuzz::scratch_dir() + "/image_tree";
     ofa::data::ImageCodec codec;
     ofa::data::Image img;
@@ -85,9 +89,8 @@ const std::string& pristine_dir() {
     const auto plan = ofa::data::plan_image_pack(o);
     ofa::data::pack_image_shards(plan, 0, 1);
     ofa::data::finish_image_pack(plan);
-    return ofa::fuzz::scratch_dir() + "/image_pristine";
-  }();
-  return dir;
+  }
+  return out;
 }
 
 /// Replaces `name` under `loc` (attribute when attr, else dataset) by a fuzz-chosen one.
@@ -166,6 +169,7 @@ OFA_FUZZ_TARGET(image_pack) {
   ByteReader r(data, size);
   const std::string dir = ofa::fuzz::scratch_dir() + "/image_edit";
   fs::remove_all(dir);
+  fs::create_directories(ofa::fuzz::scratch_dir());
   fs::copy(pristine_dir(), dir);
   try {
     edit_pack(dir, r);
