@@ -18,6 +18,12 @@ namespace {
 
 constexpr int64_t kMaxPixels = int64_t(1) << 28;  // 16384 x 16384: refuse larger (hostile headers)
 
+/// A size a header may claim: each side in 1..65535 (JPEG's limit, libpng's user limit here) and
+/// at most kMaxPixels in all. Sides are checked first, so the product cannot overflow.
+bool sane_size(uint64_t w, uint64_t h) {
+  return w > 0 && h > 0 && w <= 65535 && h <= 65535 && w * h <= uint64_t(kMaxPixels);
+}
+
 uint32_t read_u16(const uint8_t* p, bool big) {
   return big ? (uint32_t(p[0]) << 8 | p[1]) : (uint32_t(p[1]) << 8 | p[0]);
 }
@@ -139,8 +145,8 @@ void decode_png(const uint8_t* data, size_t size, Image& out) {
   OFA_CHECK_KIND(kInternal, hd.png && hd.info, "libpng: cannot create a reader");
   png_uint_32 w = 0, h = 0;
   if (!png_start(hd.png, hd.info, s, w, h)) fail(ErrorKind::kData, "PNG: ", s.error);
-  OFA_CHECK_KIND(kData, w > 0 && h > 0 && uint64_t(w) * uint64_t(h) <= uint64_t(kMaxPixels), "PNG: size ", w, "x", h,
-                 " outside 1..", kMaxPixels, " pixels");
+  OFA_CHECK_KIND(kData, sane_size(w, h), "PNG: size ", w, "x", h,
+                 " outside 1..65535 per side and ", kMaxPixels, " pixels");
   out.width = int(w);
   out.height = int(h);
   out.rgb.resize(size_t(w) * h * 3);
@@ -156,8 +162,8 @@ ImageInfo probe_png(const uint8_t* data, size_t size) {
   ImageInfo info;
   info.format = ImageFormat::kPng;
   const uint32_t w = read_u32(data + 16, true), h = read_u32(data + 20, true);
-  OFA_CHECK_KIND(kData, w > 0 && h > 0 && uint64_t(w) * uint64_t(h) <= uint64_t(kMaxPixels), "PNG: size ", w, "x", h,
-                 " outside 1..", kMaxPixels, " pixels");
+  OFA_CHECK_KIND(kData, sane_size(w, h), "PNG: size ", w, "x", h,
+                 " outside 1..65535 per side and ", kMaxPixels, " pixels");
   info.width = int(w);
   info.height = int(h);
   return info;
@@ -237,8 +243,8 @@ void ImageCodec::Impl::read_header(const uint8_t* data, size_t size, int& w, int
   int sub = 0;
   if (tjDecompressHeader3(decoder(), data, (unsigned long)size, &w, &h, &sub, &cs) != 0)
     fail_jpeg("JPEG header: ");
-  OFA_CHECK_KIND(kData, w > 0 && h > 0 && uint64_t(w) * uint64_t(h) <= uint64_t(kMaxPixels), "JPEG: size ", w, "x", h,
-                 " outside 1..", kMaxPixels, " pixels");
+  OFA_CHECK_KIND(kData, sane_size(w, h), "JPEG: size ", w, "x", h,
+                 " outside 1..65535 per side and ", kMaxPixels, " pixels");
 }
 
 ImageCodec::ImageCodec() : impl_(std::make_unique<Impl>()) {}
@@ -265,7 +271,10 @@ void ImageCodec::scaled_size(int w, int h, int min_w, int min_h, int& out_w, int
   // term), while 3/8, 5/8, ... run scalar code that is slower than the full 8x8 SIMD path
   // (measured on 500x375 q90 JPEGs: 7/8, 3/4 and 5/8 decode at 0.73x, 0.82x and 0.9x the speed
   // of 1/1, and 3/8 at 0.9x the speed of 1/2).
-  if (min_w <= 0 && min_h <= 0) min_w = w;  // no request: full size
+  if (min_w <= 0 && min_h <= 0) {  // no request: full size
+    min_w = w;
+    min_h = h;
+  }
   for (int denom : {8, 4, 2, 1}) {
     const int sw = (w + denom - 1) / denom, sh = (h + denom - 1) / denom;  // TJSCALED
     if ((sw >= min_w && sh >= min_h) || denom == 1) {

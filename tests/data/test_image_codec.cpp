@@ -160,6 +160,9 @@ TEST(ImageCodecJpeg, ScalingPicksSmallestCoveringFactor) {
     EXPECT_EQ(got.width, c.w) << c.min_w << "x" << c.min_h;
     EXPECT_EQ(got.height, c.h) << c.min_w << "x" << c.min_h;
   }
+  // A 1x16 image decoded with no request is 1x16 (found by fuzzing: only the width was checked).
+  const Image thin = test_picture(1, 16);
+  EXPECT_EQ(decode(write_jpeg(thin)).height, 16);
   // (0, 0) means "no request": full size. A rotated JPEG takes the request in displayed
   // axes: 300 wide displayed needs the stored height (300) at full scale.
   const auto rot = with_exif_orientation(jpeg, 6);
