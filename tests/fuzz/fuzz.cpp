@@ -40,8 +40,14 @@ std::vector<std::string> target_names() {
 const std::string& scratch_dir() {
   static const std::string dir = [] {
     const std::string base = std::filesystem::exists("/dev/shm") ? "/dev/shm" : std::filesystem::temp_directory_path().string();
-    static std::string d = base + "/ofa-fuzz-" + std::to_string(getpid());
-    std::filesystem::create_directories(d);
+    // mkdtemp, not the pid alone: processes in other PID namespaces (containers, other users'
+    // sandboxes on one node) share /dev/shm and may have the same pid.
+    std::string templ = base + "/ofa-fuzz-" + std::to_string(getpid()) + "-XXXXXX";
+    if (!mkdtemp(templ.data())) {
+      std::fprintf(stderr, "fuzz harness: cannot create %s\n", templ.c_str());
+      std::abort();
+    }
+    static std::string d = templ;
     // OFA_FUZZ_KEEP=1 keeps it, to look at what a target wrote.
     if (!std::getenv("OFA_FUZZ_KEEP")) std::atexit([] {
       std::error_code ec;
