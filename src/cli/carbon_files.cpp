@@ -88,7 +88,11 @@ CarbonTables parse_carbon_tables(const YAML::Node& root, const std::string& path
     r.intensity = number(n["intensity"], path, key + ".intensity");
     OFA_CHECK(r.intensity > 0, where(path, n), ": ", key, ".intensity must be > 0");
     r.source = text(n["source"], path, key + ".source");
-    if (n["year"] && !n["year"].IsNull()) r.year = int(number(n["year"], path, key + ".year"));
+    if (n["year"] && !n["year"].IsNull()) {
+      const double year = number(n["year"], path, key + ".year");
+      OFA_CHECK(year >= 1900 && year <= 2200, where(path, n["year"]), ": ", key, ".year ", year, " is not a year");
+      r.year = int(year);
+    }
     t.regions[r.code] = r;
   }
   const YAML::Node pue = root["pue"];
