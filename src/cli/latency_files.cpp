@@ -40,7 +40,11 @@ LatencyEntry read_entry(const YAML::Node& n, const std::string& file, const std:
   LatencyEntry e;
   e.mean = number(n, "mean", file, key);
   if (n["var"]) e.var = number(n, "var", file, key);
-  if (n["count"]) e.count = static_cast<int64_t>(number(n, "count", file, key));
+  if (n["count"]) {
+    const double count = number(n, "count", file, key);
+    OFA_CHECK_KIND(kData, count <= 1e15, file, ": key '", key, "': count = ", count, " (not a count of runs)");
+    e.count = static_cast<int64_t>(count);
+  }
   if (n["median"]) e.median = number(n, "median", file, key);
   return e;
 }
