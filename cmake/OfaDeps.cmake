@@ -6,6 +6,7 @@ find_package(nlohmann_json 3 REQUIRED)
 find_package(simdjson REQUIRED)   # checkpoint manifests: the tensor index is parsed with it
 find_package(ZLIB REQUIRED)
 find_package(Threads REQUIRED)
+find_package(OpenMP REQUIRED COMPONENTS CXX)  # the data loader keeps its workers' LibTorch ops serial
 
 set(OFA_HAVE_MPI 0)
 if(OFA_WITH_MPI)

@@ -98,6 +98,10 @@ void visit(V& v, DataOptions& d) {
   v.field("std", d.std, Range{1e-6, 10});
   v.field("calib_images", d.calib_images, kPositive);
   v.field("calib_batch", d.calib_batch, kPositive);
+  // Loader keys: written only when set, so configs and hashes from before them stay the same.
+  if (!V::kWriting || d.threads != -1) v.field("threads", d.threads, Range{-1, 1024});
+  if (!V::kWriting || d.prefetch != 2) v.field("prefetch", d.prefetch, Range{0, 64});
+  if (!V::kWriting || !d.stage_dir.empty()) v.field("stage_dir", d.stage_dir);
 }
 
 template <class V>
@@ -322,6 +326,9 @@ std::string config_hash(const RunConfig& cfg) {
   c.train.overlap = true;
   c.train.eval_batch = 1;
   c.data.fmnist_dir.clear();
+  c.data.threads = DataOptions{}.threads;  // how batches are built, not what they hold
+  c.data.prefetch = DataOptions{}.prefetch;
+  c.data.stage_dir.clear();
   c.dist = DistOptions{};
   c.checkpoint = CheckpointOptions{};
   c.energy = energy::EnergyOptions{};

@@ -24,6 +24,10 @@ TrainBatches::TrainBatches(std::shared_ptr<data::Dataset> dataset, const std::ve
 }
 
 data::Batch TrainBatches::get(int64_t epoch, int64_t step, int micro, int resolution) {
+  return data::run_job(job(epoch, step, micro, resolution));
+}
+
+data::BatchJob TrainBatches::job(int64_t epoch, int64_t step, int micro, int resolution) {
   if (epoch != cached_epoch_) {
     for (size_t m = 0; m < samplers_.size(); ++m) cached_[m] = samplers_[m].indices(epoch);
     cached_epoch_ = epoch;
@@ -33,25 +37,41 @@ data::Batch TrainBatches::get(int64_t epoch, int64_t step, int micro, int resolu
   OFA_ASSERT(begin < static_cast<int64_t>(idx.size()), "step ", step, " beyond the epoch");
   const int64_t end = std::min<int64_t>(begin + micro_batch_, idx.size());
   std::vector<int64_t> rows(idx.begin() + begin, idx.begin() + end);
-  data::Batch b = dataset_->get_batch(rows, data::Pixels::kUint8);
+  data::Batch raw = dataset_->get_batch(rows, data::Pixels::kUint8);  // every dataset read happens here
 
   // Augmentation per image, keyed by its position in the epoch's global order.
-  data::CropFlip cf;
+  auto cf = std::make_shared<data::CropFlip>();
   for (int64_t k = begin; k < end; ++k) {
     const uint64_t global_pos = static_cast<uint64_t>(shard_ids_[micro] + shards_ * k);
     auto one = data::draw_crop_flip(1, transform_.pad, transform_.hflip,
                                     data::StepKey{seed_, static_cast<uint64_t>(epoch), global_pos, 0});
     if (!one.dy.empty()) {
-      cf.dy.push_back(one.dy[0]);
-      cf.dx.push_back(one.dx[0]);
+      cf->dy.push_back(one.dy[0]);
+      cf->dx.push_back(one.dx[0]);
     }
-    if (!one.flip.empty()) cf.flip.push_back(one.flip[0]);
+    if (!one.flip.empty()) cf->flip.push_back(one.flip[0]);
   }
-  auto images = b.images;
-  if (transform_.pad > 0 || transform_.hflip) images = data::crop_flip(images, transform_.pad, cf);
-  images = data::to_float_normalized(images, transform_.mean, transform_.std);
-  b.images = data::resize(images, resolution);
-  return b;
+  data::BatchJob job;
+  job.size = end - begin;
+  job.grain = 64;  // small uint8 images: a chunk of 64 keeps the per-chunk overhead negligible
+  const int64_t c = raw.images.size(1);
+  job.out.images = torch::empty({job.size, c, int64_t(resolution), int64_t(resolution)}, torch::kFloat32);
+  job.out.labels = raw.labels;
+  // Captures by value only: the job outlives neither the tensors nor the options it copies.
+  job.fill = [u8 = raw.images, out = job.out.images, cf, tf = transform_, resolution](int64_t b0, int64_t b1) {
+    auto images = u8.narrow(0, b0, b1 - b0);
+    if (tf.pad > 0 || tf.hflip) {
+      data::CropFlip part;
+      auto slice = [&](const auto& v) { return v.empty() ? v : std::decay_t<decltype(v)>(v.begin() + b0, v.begin() + b1); };
+      part.dy = slice(cf->dy);
+      part.dx = slice(cf->dx);
+      part.flip = slice(cf->flip);
+      images = data::crop_flip(images, tf.pad, part);
+    }
+    images = data::to_float_normalized(images, tf.mean, tf.std);
+    out.narrow(0, b0, b1 - b0).copy_(data::resize(images, resolution));
+  };
+  return job;
 }
 
 }  // namespace ofa::train

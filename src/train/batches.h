@@ -1,12 +1,15 @@
 // The training data path of one rank: the held-out split, one sampler per micro-batch shard
 // (shards = world x grad_accum, shard = rank x grad_accum + micro), and the per-image random
 // crop/flip keyed by the image's global position in the epoch, so the same global batch sees
-// the same augmentation whatever the number of ranks.
+// the same augmentation whatever the number of ranks. A micro-batch is built as a data::BatchJob:
+// its rows are read here, on the calling thread; its images are transformed by job.fill, on
+// whichever thread runs it (the caller for get(), the loader's workers when prefetched).
 #pragma once
 #include <memory>
 #include <vector>
 
 #include "data/dataset.h"
+#include "data/loader.h"
 #include "data/sampler.h"
 #include "data/transforms.h"
 
@@ -18,8 +21,15 @@ class TrainBatches {
                int world, int rank, int grad_accum, int64_t micro_batch, uint64_t seed,
                data::TransformOptions transform);
   int64_t steps_per_epoch() const { return steps_per_epoch_; }
-  /// Micro-batch `micro` of `step` in sampler epoch `epoch`, transformed to `resolution`.
+  int grad_accum() const { return int(samplers_.size()); }
+  /// The sampler epoch of a phase's step: phases never share an epoch's permutation.
+  int64_t epoch_key(int phase, int64_t step) const { return int64_t(phase) * 100000 + step / steps_per_epoch_; }
+  /// Micro-batch `micro` of `step` (within its epoch) in sampler epoch `epoch`, transformed to
+  /// `resolution`, built synchronously.
   data::Batch get(int64_t epoch, int64_t step, int micro, int resolution);
+  /// The same batch as a job: rows read now, images transformed by job.fill (thread-safe for
+  /// disjoint ranges; it holds no reference to this object).
+  data::BatchJob job(int64_t epoch, int64_t step, int micro, int resolution);
 
  private:
   std::shared_ptr<data::Dataset> dataset_;

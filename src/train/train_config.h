@@ -65,6 +65,15 @@ struct DataOptions {
   std::vector<double> std{0.3530};
   int64_t calib_images = 2000;  // BN recalibration subset (ofa-facts section 2)
   int64_t calib_batch = 200;
+  /// Loader worker threads that transform the next batches while a step runs (train/prefetch.h):
+  /// -1 (auto): this rank's share of its affinity mask's CPUs, less one for the training thread
+  /// on a GPU, a quarter of it on the CPU (LibTorch's intra-op threads need the rest); 0: none,
+  /// every batch is built when the step asks for it. Batches are the same at any value.
+  int threads = -1;
+  int prefetch = 2;        // micro-batches in flight (bounds the loader's memory); 0: no prefetch
+  /// Node-local staging (data/stage.h): packed files are copied here once per node before they
+  /// are opened (skipped when a copy of the same size and mtime is there); empty: read in place.
+  std::string stage_dir;
 };
 
 /// Early-Bird tickets (You et al. 2020) for the full-network phase (train/early_bird.h): every

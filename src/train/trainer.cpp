@@ -6,9 +6,11 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <thread>
 
 #include "core/error.h"
 #include "core/log.h"
+#include "core/runtime.h"
 #include "data/open.h"
 #include "dist/reducer.h"
 #include "train/batches.h"
@@ -131,6 +133,10 @@ void Trainer::State::setup() {
   batches = std::make_unique<TrainBatches>(data.train, split.train, comm.size(), comm.rank(), cfg.train.grad_accum,
                                            cfg.train.batch_per_rank / cfg.train.grad_accum, cfg.run.seed, tf);
   coord = std::make_unique<Coordinator>(comm, cfg.space, cfg.run.seed, cfg.dist.check_subnet);
+  feeder = std::make_unique<BatchFeeder>(*batches, *coord, cfg.train.phases,
+                                         FeederOptions{loader_threads(), d.prefetch});
+  log::info("data: ", feeder->threads(), " loader thread(s) per rank, ", feeder->threads() > 0 ? d.prefetch : 0,
+            " micro-batches prefetched");
   progress = std::make_unique<Progress>(comm.rank() == 0, (fs::path(cfg.run.dir) / "metrics.jsonl").string(),
                                         cfg.train.log_every);
   const auto& first = cfg.train.phases[0];
@@ -142,6 +148,15 @@ void Trainer::State::setup() {
   const bool init_teacher = !cfg.train.init.empty() &&
       std::any_of(cfg.train.phases.begin(), cfg.train.phases.end(), [](const PhaseConfig& p) { return p.distill; });
   if (init_teacher) make_teacher();
+}
+
+int Trainer::State::loader_threads() const {
+  if (cfg.data.threads >= 0) return cfg.data.threads;
+  // Ranks not bound to cores (each mask holds the whole node) share the node's CPUs.
+  const int cpus = runtime::cpus_in_affinity_mask();
+  const bool unbound = cpus >= static_cast<int>(std::thread::hardware_concurrency());
+  const int mine = std::max(1, cpus / (unbound ? comm.local_size() : 1));
+  return device.is_cuda() ? std::max(1, mine - 1) : std::max(1, mine / 4);
 }
 
 void Trainer::State::choose_device() {
