@@ -26,8 +26,9 @@ void BatchFeeder::start_phase(int p, int64_t total_steps) {
 BatchFeeder::Key BatchFeeder::next_after(const Key& k) {
   if (k.micro + 1 < batches_.grad_accum()) return {k.phase, k.step, k.micro + 1, k.resolution};
   const int64_t s = k.step + 1;
-  if (res_step_ != s) {
+  if (res_phase_ != k.phase || res_step_ != s) {
     res_ = coord_.sample(k.phase, phases_.at(size_t(k.phase)), s).resolution;
+    res_phase_ = k.phase;
     res_step_ = s;
   }
   return {k.phase, s, 0, res_};

@@ -70,7 +70,8 @@ class BatchFeeder {
   std::deque<Key> in_flight_;
   int phase_ = -1;
   int64_t total_steps_ = 0;
-  int64_t res_step_ = -1;  // the step whose resolution res_ holds (a cache of coord_.sample)
+  int res_phase_ = -1;     // the phase and step whose resolution res_ holds (a cache of coord_.sample)
+  int64_t res_step_ = -1;
   int res_ = 0;
   double wait_s_ = 0;
   int64_t prefetched_ = 0, built_sync_ = 0;

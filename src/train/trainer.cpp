@@ -12,6 +12,7 @@
 #include "core/log.h"
 #include "core/runtime.h"
 #include "data/open.h"
+#include "data/stage.h"
 #include "dist/reducer.h"
 #include "train/batches.h"
 #include "train/coordinator.h"
@@ -110,7 +111,7 @@ void Trainer::State::setup() {
   const auto& d = cfg.data;
   data::OpenOptions oo;
   oo.fashion_mnist_dir = d.fmnist_dir;
-  data = data::open_dataset(d.source, oo);
+  data = data::open_dataset(stage_data(), oo);
   split = eval::split_data(data.train->size(), d.holdout, d.calib_images, cfg.run.seed);
 
   torch::manual_seed(cfg.run.seed);
@@ -148,6 +149,20 @@ void Trainer::State::setup() {
   const bool init_teacher = !cfg.train.init.empty() &&
       std::any_of(cfg.train.phases.begin(), cfg.train.phases.end(), [](const PhaseConfig& p) { return p.distill; });
   if (init_teacher) make_teacher();
+}
+
+std::string Trainer::State::stage_data() {
+  const auto& d = cfg.data;
+  if (d.stage_dir.empty() || d.source == "fashion-mnist" || fs::is_directory(d.source)) return d.source;
+  // One process per node copies; everyone waits for the copies (longer than a step's deadline).
+  SlowSection slow(comm, cfg.dist.checkpoint_timeout_s, "staging " + d.source + " to " + d.stage_dir);
+  const bool copier = comm.local_rank() == 0;
+  const data::StageResult st = data::stage_packed(d.source, d.stage_dir, copier);
+  comm.barrier();
+  if (copier)
+    log::info("data staged to ", d.stage_dir, ": ", st.copied, " file(s) copied (", st.bytes_copied / 1e9, " GB), ",
+              st.kept, " already there");
+  return st.source;
 }
 
 int Trainer::State::loader_threads() const {

@@ -78,6 +78,8 @@ struct Trainer::State {
   void setup();
   /// Chooses the device (dist.device) and the gradient communicator (dist.backend).
   void choose_device();
+  /// Collective: data.source, or its node-local copy in data.stage_dir (copied by local rank 0).
+  std::string stage_data();
   /// data.threads, with -1 resolved (see DataOptions::threads); after choose_device().
   int loader_threads() const;
   /// The communicator for a tensor: NCCL for CUDA tensors when there is one, else comm.
