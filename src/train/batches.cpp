@@ -8,11 +8,12 @@ namespace ofa::train {
 TrainBatches::TrainBatches(std::shared_ptr<data::Dataset> dataset, const std::vector<int64_t>& train_indices,
                            int world, int rank, int grad_accum, int64_t micro_batch, uint64_t seed,
                            data::TransformOptions transform)
-    : dataset_(std::move(dataset)),
-      shards_(world * grad_accum),
-      micro_batch_(micro_batch),
-      seed_(seed),
-      transform_(std::move(transform)) {
+    : TrainBatches(std::make_shared<data::PixelSource>(std::move(dataset), std::move(transform)), train_indices,
+                   world, rank, grad_accum, micro_batch, seed) {}
+
+TrainBatches::TrainBatches(std::shared_ptr<data::BatchSource> source, const std::vector<int64_t>& train_indices,
+                           int world, int rank, int grad_accum, int64_t micro_batch, uint64_t seed)
+    : source_(std::move(source)), shards_(world * grad_accum), micro_batch_(micro_batch), seed_(seed) {
   OFA_CHECK(micro_batch > 0, "micro batch must be positive");
   for (int m = 0; m < grad_accum; ++m) {
     const int shard = rank * grad_accum + m;
@@ -37,41 +38,10 @@ data::BatchJob TrainBatches::job(int64_t epoch, int64_t step, int micro, int res
   OFA_ASSERT(begin < static_cast<int64_t>(idx.size()), "step ", step, " beyond the epoch");
   const int64_t end = std::min<int64_t>(begin + micro_batch_, idx.size());
   std::vector<int64_t> rows(idx.begin() + begin, idx.begin() + end);
-  data::Batch raw = dataset_->get_batch(rows, data::Pixels::kUint8);  // every dataset read happens here
-
-  // Augmentation per image, keyed by its position in the epoch's global order.
-  auto cf = std::make_shared<data::CropFlip>();
-  for (int64_t k = begin; k < end; ++k) {
-    const uint64_t global_pos = static_cast<uint64_t>(shard_ids_[micro] + shards_ * k);
-    auto one = data::draw_crop_flip(1, transform_.pad, transform_.hflip,
-                                    data::StepKey{seed_, static_cast<uint64_t>(epoch), global_pos, 0});
-    if (!one.dy.empty()) {
-      cf->dy.push_back(one.dy[0]);
-      cf->dx.push_back(one.dx[0]);
-    }
-    if (!one.flip.empty()) cf->flip.push_back(one.flip[0]);
-  }
-  data::BatchJob job;
-  job.size = end - begin;
-  job.grain = 64;  // small uint8 images: a chunk of 64 keeps the per-chunk overhead negligible
-  const int64_t c = raw.images.size(1);
-  job.out.images = torch::empty({job.size, c, int64_t(resolution), int64_t(resolution)}, torch::kFloat32);
-  job.out.labels = raw.labels;
-  // Captures by value only: the job outlives neither the tensors nor the options it copies.
-  job.fill = [u8 = raw.images, out = job.out.images, cf, tf = transform_, resolution](int64_t b0, int64_t b1) {
-    auto images = u8.narrow(0, b0, b1 - b0);
-    if (tf.pad > 0 || tf.hflip) {
-      data::CropFlip part;
-      auto slice = [&](const auto& v) { return v.empty() ? v : std::decay_t<decltype(v)>(v.begin() + b0, v.begin() + b1); };
-      part.dy = slice(cf->dy);
-      part.dx = slice(cf->dx);
-      part.flip = slice(cf->flip);
-      images = data::crop_flip(images, tf.pad, part);
-    }
-    images = data::to_float_normalized(images, tf.mean, tf.std);
-    out.narrow(0, b0, b1 - b0).copy_(data::resize(images, resolution));
-  };
-  return job;
+  // Each image's augmentation is keyed by its position in the epoch's global order.
+  std::vector<uint64_t> keys;
+  for (int64_t k = begin; k < end; ++k) keys.push_back(static_cast<uint64_t>(shard_ids_[micro] + shards_ * k));
+  return source_->train_job(rows, keys, seed_, static_cast<uint64_t>(epoch), resolution);
 }
 
 }  // namespace ofa::train
