@@ -62,6 +62,7 @@ void add_supernet_commands(CLI::App& root, Registry& reg);  // cmd_supernet.cpp:
 void add_bench_commands(CLI::App& root, Registry& reg);    // cmd_bench.cpp: bench supernet|reducer|ckpt
 void add_search_commands(CLI::App& root, Registry& reg);    // cmd_search.cpp: search sample|fit|predict|run
 void add_bench_search_command(CLI::App& bench, Registry& reg);  // cmd_search_run.cpp: bench search
+void add_bench_data_command(CLI::App& bench, Registry& reg);    // cmd_bench_data.cpp: bench data
 void add_import_command(CLI::App& root, Registry& reg);     // cmd_interop.cpp: import --reference
 
 /// A trained run as the tools after training see it: RUN_DIR/supernet.pt in the run's space, the

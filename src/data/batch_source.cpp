@@ -4,6 +4,7 @@
 #include "data/batch_source.h"
 
 #include "core/error.h"
+#include "data/open.h"
 
 namespace ofa::data {
 
@@ -43,6 +44,10 @@ BatchJob PixelSource::train_job(const std::vector<int64_t>& rows, const std::vec
     out.narrow(0, b0, b1 - b0).copy_(resize(images, resolution));
   };
   return job;
+}
+
+std::shared_ptr<BatchSource> open_train_source(const std::string& source, const TransformOptions& pixels) {
+  return std::make_shared<PixelSource>(open_dataset(source).train, pixels);
 }
 
 }  // namespace ofa::data

@@ -46,4 +46,8 @@ class PixelSource : public BatchSource {
   int64_t grain_;
 };
 
+/// The training split of `source` (anything open_dataset accepts) as a BatchSource; fixed-size
+/// sets get `pixels` as their transform.
+std::shared_ptr<BatchSource> open_train_source(const std::string& source, const TransformOptions& pixels);
+
 }  // namespace ofa::data
