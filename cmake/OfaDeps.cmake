@@ -7,6 +7,13 @@ find_package(simdjson REQUIRED)   # checkpoint manifests: the tensor index is pa
 find_package(ZLIB REQUIRED)
 find_package(Threads REQUIRED)
 find_package(OpenMP REQUIRED COMPONENTS CXX)  # the data loader keeps its workers' LibTorch ops serial
+find_package(PNG REQUIRED)        # image folders: PNG decoding (libpng-dev)
+# image folders: JPEG decoding with DCT scaling through the TurboJPEG API (libturbojpeg0-dev)
+find_path(OFA_TURBOJPEG_INCLUDE turbojpeg.h REQUIRED)
+find_library(OFA_TURBOJPEG_LIB NAMES turbojpeg REQUIRED)
+add_library(ofa_turbojpeg INTERFACE)
+target_include_directories(ofa_turbojpeg SYSTEM INTERFACE ${OFA_TURBOJPEG_INCLUDE})
+target_link_libraries(ofa_turbojpeg INTERFACE ${OFA_TURBOJPEG_LIB})
 
 set(OFA_HAVE_MPI 0)
 if(OFA_WITH_MPI)

@@ -8,6 +8,7 @@
 
 #include "core/error.h"
 #include "data/idx.h"
+#include "data/image_dataset.h"
 
 namespace ofa::data {
 namespace {
@@ -44,6 +45,11 @@ std::vector<std::string> idx_class_names(const std::string& dir) {
 DatasetPair open_dataset(const std::string& source, const OpenOptions& options) {
   namespace fs = std::filesystem;
   if (source == "fashion-mnist") return load_fashion_mnist(options.fashion_mnist_dir);
+  // A packed image-folder set (PREFIX or PREFIX.h5) holds encoded images of any size: it is read
+  // through ImageDataset and the decoding loader, not as fixed-size rows.
+  OFA_CHECK(!is_image_pack(source), source, ": a packed image-folder set (format ",
+            kImagePackFormat, "); it is read by the image loader (data/image_dataset.h), which "
+            "this command cannot use yet");
   OFA_CHECK(fs::exists(source), source,
             ": no such file or directory (expected fashion-mnist, an IDX directory or a .h5 file)");
   if (fs::is_directory(source)) return load_idx_dir(source, idx_class_names(source));

@@ -28,7 +28,7 @@ checks=(
   "config check|FILE --set"
   "data|info pack"
   "data info|SOURCE --fashion-mnist-dir"
-  "data pack|--from --out --chunk-rows --gzip --fashion-mnist-dir"
+  "data pack|--from --out --chunk-rows --gzip --fashion-mnist-dir --val-from --max-side --quality --shard-size --on-bad"
   "train|CONFIG --set --run-dir --resume --no-resume"
   "eval|RUN_DIR --subnet"
   "report|RUN_DIR --set"
