@@ -1,5 +1,5 @@
 // `ofa bench data`: images per second through the training loader (read, decode where the source
-// is encoded, augment, normalise, resize to --resolution), with one worker thread (per core) and
+// is encoded, augment: RandomResizedCrop, flip, colour jitter, normalise, at --resolution), with one worker thread (per core) and
 // with --threads workers (default: every CPU of this process's affinity mask). Correctness check
 // in the same run: a checksum of every batch's bytes, which must be the same at both thread counts
 // (the batches are the same at any thread count, data/loader.h). launch/bench-data.py runs this
@@ -16,6 +16,7 @@
 #include "core/error.h"
 #include "core/runtime.h"
 #include "data/batch_source.h"
+#include "data/image_source.h"
 #include "data/loader.h"
 
 namespace ofa::cli {
@@ -59,8 +60,9 @@ Pass run_pass(data::BatchSource& src, const std::vector<int64_t>& rows, int thre
 }
 
 int run_bench_data(const DataBenchArgs& a, Context& ctx) {
-  const data::TransformOptions pixels{4, true, {0.5}, {0.25}};  // the uint8 path: crop, flip, normalise
-  auto src = data::open_train_source(a.source, pixels);
+  // Fixed-size sets: pad-4 crop, flip, normalise; packed image folders: the reference's augmentation.
+  const data::TransformOptions pixels{4, true, {0.5}, {0.25}};
+  auto src = data::open_sources(a.source, {}, pixels, data::AugmentOptions{}).train;
   const int64_t n = std::min<int64_t>(a.images, src->size());
   OFA_CHECK(n > 0, a.source, ": no training images");
   std::vector<int64_t> rows(static_cast<size_t>(n));

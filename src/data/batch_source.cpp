@@ -4,7 +4,6 @@
 #include "data/batch_source.h"
 
 #include "core/error.h"
-#include "data/open.h"
 
 namespace ofa::data {
 
@@ -46,8 +45,18 @@ BatchJob PixelSource::train_job(const std::vector<int64_t>& rows, const std::vec
   return job;
 }
 
-std::shared_ptr<BatchSource> open_train_source(const std::string& source, const TransformOptions& pixels) {
-  return std::make_shared<PixelSource>(open_dataset(source).train, pixels);
+BatchJob PixelSource::eval_job(const std::vector<int64_t>& rows, int resolution) {
+  Batch raw = dataset_->get_batch(rows, Pixels::kUint8);
+  BatchJob job;
+  job.size = int64_t(rows.size());
+  job.grain = grain_;
+  job.out.images = torch::empty({job.size, raw.images.size(1), int64_t(resolution), int64_t(resolution)},
+                                torch::kFloat32);
+  job.out.labels = raw.labels;
+  job.fill = [u8 = raw.images, out = job.out.images, tf = transform_, resolution](int64_t b0, int64_t b1) {
+    out.narrow(0, b0, b1 - b0).copy_(eval_transform(u8.narrow(0, b0, b1 - b0), tf, resolution));
+  };
+  return job;
 }
 
 }  // namespace ofa::data

@@ -22,12 +22,22 @@ class BatchSource {
   virtual ~BatchSource() = default;
   virtual int64_t size() const = 0;
   virtual const std::vector<int64_t>& labels() const = 0;
+  virtual const std::vector<std::string>& class_names() const = 0;
   virtual std::string source() const = 0;
+  /// Channels of the images it produces.
+  virtual int64_t channels() const = 0;
   /// The training batch of `rows` at `resolution`; image i's random choices are keyed by
   /// (seed, epoch, keys[i]), keys being global positions in the epoch's order, so a batch does not
   /// depend on the world size or on the thread that fills it.
   virtual BatchJob train_job(const std::vector<int64_t>& rows, const std::vector<uint64_t>& keys, uint64_t seed,
                              uint64_t epoch, int resolution) = 0;
+  /// The evaluation batch of `rows` at `resolution` (no randomness).
+  virtual BatchJob eval_job(const std::vector<int64_t>& rows, int resolution) = 0;
+};
+
+/// The two splits a run reads: train (training part, holdout and calibration subset) and test.
+struct SourcePair {
+  std::shared_ptr<BatchSource> train, test;
 };
 
 /// Fixed-size uint8 images of a Dataset with TransformOptions (pad crop, flip, normalise, resize).
@@ -36,9 +46,13 @@ class PixelSource : public BatchSource {
   PixelSource(std::shared_ptr<Dataset> dataset, TransformOptions transform, int64_t grain = 64);
   int64_t size() const override { return dataset_->size(); }
   const std::vector<int64_t>& labels() const override { return dataset_->labels(); }
+  const std::vector<std::string>& class_names() const override { return dataset_->class_names(); }
   std::string source() const override { return dataset_->source(); }
+  int64_t channels() const override { return dataset_->shape().c; }
   BatchJob train_job(const std::vector<int64_t>& rows, const std::vector<uint64_t>& keys, uint64_t seed,
                      uint64_t epoch, int resolution) override;
+  /// Normalise and resize (the transform's crop and flip are not applied).
+  BatchJob eval_job(const std::vector<int64_t>& rows, int resolution) override;
 
  private:
   std::shared_ptr<Dataset> dataset_;
@@ -46,8 +60,5 @@ class PixelSource : public BatchSource {
   int64_t grain_;
 };
 
-/// The training split of `source` (anything open_dataset accepts) as a BatchSource; fixed-size
-/// sets get `pixels` as their transform.
-std::shared_ptr<BatchSource> open_train_source(const std::string& source, const TransformOptions& pixels);
 
 }  // namespace ofa::data

@@ -10,7 +10,8 @@
 #include <vector>
 
 #include "ckpt/checkpoint.h"
-#include "data/dataset.h"
+#include "data/batch_source.h"
+#include "data/image_augment.h"
 #include "dist/reducer.h"
 #include "energy/monitor.h"
 #include "eval/evaluator.h"
@@ -36,10 +37,13 @@ struct SlowSection {
   ~SlowSection() { comm.set_deadline_override(0); }
 };
 
+/// The image path's augmentation from data.image, data.hflip and data.mean/std.
+data::AugmentOptions augment_options(const DataOptions& d);
+
 struct Trainer::State {
   dist::Communicator& comm;
   RunConfig cfg;
-  data::DatasetPair data;
+  data::SourcePair data;  // train (training part, holdout, calibration) and test
   eval::DataSplit split;  // training part, holdout, BN calibration subset
   supernet::OFAMobileNetV3 net{nullptr};
   supernet::OFAMobileNetV3 teacher{nullptr};
