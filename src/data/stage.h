@@ -9,8 +9,8 @@
 
 namespace ofa::data {
 
-/// The packed files of `source`: the file itself, or for a shard prefix (DIR/NAME with no file
-/// of that name) every regular file in DIR whose name starts with NAME, sorted.
+/// The packed files of `source`: the file itself, or for a packed image set (PREFIX or PREFIX.h5)
+/// the index PREFIX.h5 and its shards PREFIX-*, sorted.
 std::vector<std::string> packed_files(const std::string& source);
 
 struct StageResult {

@@ -1,7 +1,8 @@
 // The image path through the loader (data/image_source.h, train/prefetch.h) on a packed tree of
 // JPEGs of assorted sizes the test writes: decoded and augmented batches are the same at 0, 1 and
 // 3 loader threads across an epoch boundary, the global batch is the same at world 1 and 2, and a
-// damaged image in the pack ends get() with kData naming the image's index and path.
+// damaged image in the pack ends get() with kData naming the image's index and path; staging a
+// pack (data.stage_dir) copies its index and shards once and the copy opens.
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
@@ -12,6 +13,7 @@
 #include "data/image_codec.h"
 #include "data/image_pack.h"
 #include "data/image_source.h"
+#include "data/stage.h"
 #include "support/expect_error.h"
 #include "support/tiny_run.h"
 #include "train/batches.h"
@@ -152,5 +154,20 @@ TEST(Batches, ADamagedImageEndsGetWithItsIndexAndPath) {
   }
   EXPECT_GT(failed_at, 0) << "image 4 must be in a batch after the first (else change the seed)";
   EXPECT_EQ(feeder.built_sync(), 1) << "the failing batch was decoded by a worker";
+  fs::remove_all(fs::path(prefix).parent_path());
+}
+
+TEST(Batches, StagingAPackCopiesIndexAndShardsOnce) {
+  const std::string prefix = packed_tree("stage");
+  const std::string dir = (fs::path(prefix).parent_path() / "stage").string();
+  for (const std::string& named : {prefix, prefix + ".h5"}) {
+    const auto first = data::stage_packed(named, dir, /*copy=*/true);
+    EXPECT_EQ(first.copied + first.kept, 3) << named;  // PREFIX.h5, PREFIX-train-00000.h5, PREFIX-val-00000.h5
+    const auto again = data::stage_packed(named, dir, true);
+    EXPECT_EQ(again.copied, 0) << named;
+    EXPECT_EQ(again.kept, 3) << named;
+    EXPECT_EQ(data::ImageDataset(again.source, "train").size(), 36);
+    EXPECT_EQ(data::stage_packed(named, dir, /*copy=*/false).source, again.source);
+  }
   fs::remove_all(fs::path(prefix).parent_path());
 }
