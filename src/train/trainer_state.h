@@ -37,9 +37,6 @@ struct SlowSection {
   ~SlowSection() { comm.set_deadline_override(0); }
 };
 
-/// The image path's augmentation from data.image, data.hflip and data.mean/std.
-data::AugmentOptions augment_options(const DataOptions& d);
-
 struct Trainer::State {
   dist::Communicator& comm;
   RunConfig cfg;
