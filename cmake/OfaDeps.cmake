@@ -6,6 +6,7 @@ find_package(nlohmann_json 3 REQUIRED)
 find_package(simdjson REQUIRED)   # checkpoint manifests: the tensor index is parsed with it
 find_package(ZLIB REQUIRED)
 find_package(Threads REQUIRED)
+find_package(OpenMP REQUIRED COMPONENTS CXX)  # the data loader keeps its workers' LibTorch ops serial
 find_package(PNG REQUIRED)        # image folders: PNG decoding (libpng-dev)
 # image folders: JPEG decoding with DCT scaling through the TurboJPEG API (libturbojpeg0-dev)
 find_path(OFA_TURBOJPEG_INCLUDE turbojpeg.h REQUIRED)

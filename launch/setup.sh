@@ -17,7 +17,7 @@ pkgs=(
 for arg in "$@"; do
   case "$arg" in
     --with-slurm)   pkgs+=(slurm-wlm munge) ;;
-    --with-python)  pkgs+=(python3-torch python3-h5py) ;;
+    --with-python)  pkgs+=(python3-torch python3-h5py python3-pil python3-torchvision) ;;
     --with-browser) pkgs+=(chromium) ;;
     *) echo "setup.sh: unknown option '$arg'" >&2; exit 2 ;;
   esac

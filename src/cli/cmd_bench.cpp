@@ -379,13 +379,14 @@ void add_bench_ckpt(CLI::App& bench, Registry& reg) {
 }  // namespace
 
 void add_bench_commands(CLI::App& root, Registry& reg) {
-  auto* bench = root.add_subcommand("bench", "supernet|reducer|ckpt|search [...]: vs static subnet / raw all_reduce "
-                                             "/ raw file write / the search without its predictor");
+  auto* bench = root.add_subcommand("bench", "supernet|reducer|ckpt|search|data [...]: vs static subnet / raw all_reduce "
+                                             "/ raw file write / the search without its predictor / one loader thread");
   bench->require_subcommand(1);
   add_bench_supernet(*bench, reg);
   add_bench_reducer(*bench, reg);
   add_bench_ckpt(*bench, reg);
   add_bench_search_command(*bench, reg);
+  add_bench_data_command(*bench, reg);
 }
 
 }  // namespace ofa::cli

@@ -205,8 +205,8 @@ int run_sample(const SampleArgs& a, Context& ctx) {
               " were done before), ", static_cast<int>(per * 1000), " ms/subnet, ETA ",
               train::format_duration(per * static_cast<double>(p.todo_here - p.done_here)));
   };
-  const auto sum = search::sample_accuracy(ctx.comm, trained.net, trained.data, trained.split,
-                                           trained.eval_transform, choices, a.out, so, progress);
+  const auto sum = search::sample_accuracy(ctx.comm, trained.net, trained.data, trained.split, choices, a.out, so,
+                                           progress);
   energy.finish();
   if (ctx.comm.rank() == 0) {
     const auto all = search::read_samples(a.out);

@@ -50,8 +50,7 @@ class Winners {
  public:
   Winners(const RunConfig& cfg, const std::string& run_dir) : run_(open_trained_run(cfg, run_dir)) {
     ev_ = std::make_unique<eval::Evaluator>(eval::split_evaluator(serial_, run_.data, run_.split, eval::Split::kTest,
-                                                                  run_.eval_transform, cfg.data.calib_batch,
-                                                                  cfg.train.eval_batch));
+                                                                  cfg.data.calib_batch, cfg.train.eval_batch));
   }
   double test_accuracy(const supernet::SubnetConfig& s) { return ev_->evaluate(run_.net, {s}).at(0).accuracy; }
   void export_to(const std::string& dir, const supernet::SpaceConfig& space, const supernet::SubnetConfig& s) {

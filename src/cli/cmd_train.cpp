@@ -23,6 +23,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "core/signals.h"
+#include "data/image_source.h"
 #include "data/open.h"
 #include "energy/report.h"
 #include "eval/evaluator.h"
@@ -179,8 +180,8 @@ int run_eval(const EvalArgs& a, Context& ctx) {
   std::string note;
   auto subnets = eval_subnets(a.subnet, cfg, note);
   run.net->set_active(subnets[0]);
-  auto ev = eval::split_evaluator(ctx.comm, run.data, run.split, eval::Split::kTest, run.eval_transform,
-                                  cfg.data.calib_batch, cfg.train.eval_batch);
+  auto ev = eval::split_evaluator(ctx.comm, run.data, run.split, eval::Split::kTest, cfg.data.calib_batch,
+                                  cfg.train.eval_batch);
   auto res = ev.evaluate(run.net, subnets);
   if (ctx.comm.rank() == 0) std::cout << (note.empty() ? "" : note + "\n") << train::Progress::table(res);
   return 0;
@@ -240,9 +241,9 @@ TrainedRun open_trained_run(const RunConfig& cfg, const std::string& run_dir) {
   torch::load(run.net, weights.string());
   data::OpenOptions oo;
   oo.fashion_mnist_dir = cfg.data.fmnist_dir;
-  run.data = data::open_dataset(cfg.data.source, oo);
+  run.data = data::open_sources(cfg.data.source, oo, data::TransformOptions{0, false, cfg.data.mean, cfg.data.std},
+                                train::augment_options(cfg.data));
   run.split = eval::split_data(run.data.train->size(), cfg.data.holdout, cfg.data.calib_images, cfg.run.seed);
-  run.eval_transform = data::TransformOptions{0, false, cfg.data.mean, cfg.data.std};
   return run;
 }
 

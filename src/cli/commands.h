@@ -62,16 +62,16 @@ void add_supernet_commands(CLI::App& root, Registry& reg);  // cmd_supernet.cpp:
 void add_bench_commands(CLI::App& root, Registry& reg);    // cmd_bench.cpp: bench supernet|reducer|ckpt
 void add_search_commands(CLI::App& root, Registry& reg);    // cmd_search.cpp: search sample|fit|predict|run
 void add_bench_search_command(CLI::App& bench, Registry& reg);  // cmd_search_run.cpp: bench search
+void add_bench_data_command(CLI::App& bench, Registry& reg);    // cmd_bench_data.cpp: bench data
 void add_import_command(CLI::App& root, Registry& reg);     // cmd_interop.cpp: import --reference
 
 /// A trained run as the tools after training see it: RUN_DIR/supernet.pt in the run's space, the
-/// run's data and its split (the trainer's), and the evaluation transform (no augmentation).
+/// run's data (as the trainer opens it: data::open_sources) and its split (the trainer's).
 /// kIo naming the file when supernet.pt is missing (cmd_train.cpp).
 struct TrainedRun {
   supernet::OFAMobileNetV3 net{nullptr};
-  data::DatasetPair data;
+  data::SourcePair data;  // fixed-size pixels or packed image folders (their eval transform)
   eval::DataSplit split;
-  data::TransformOptions eval_transform;
 };
 TrainedRun open_trained_run(const train::RunConfig& cfg, const std::string& run_dir);
 

@@ -10,6 +10,7 @@ template <class V> void visit(V& v, FirstConvRef& f);
 template <class V> void visit(V& v, supernet::StageSpec& s);
 template <class V> void visit(V& v, supernet::SpaceConfig& s);
 template <class V> void visit(V& v, RunOptions& r);
+template <class V> void visit(V& v, train::ImageAugmentOptions& a);
 template <class V> void visit(V& v, DataOptions& d);
 template <class V> void visit(V& v, train::EarlyBirdOptions& e);
 template <class V> void visit(V& v, PhaseConfig& p);
@@ -88,6 +89,17 @@ void visit(V& v, RunOptions& r) {
 }
 
 template <class V>
+void visit(V& v, train::ImageAugmentOptions& a) {
+  v.field("scale_min", a.scale_min, Range{1e-4, 1});
+  v.field("scale_max", a.scale_max, Range{1e-4, 1});
+  v.field("ratio_min", a.ratio_min, Range{0.01, 100});
+  v.field("ratio_max", a.ratio_max, Range{0.01, 100});
+  v.field("brightness", a.brightness, Range{0, 1});
+  v.field("saturation", a.saturation, Range{0, 1});
+  v.field("eval_crop", a.eval_crop, Range{0.05, 1});
+}
+
+template <class V>
 void visit(V& v, DataOptions& d) {
   v.field("source", d.source);
   v.field("fmnist_dir", d.fmnist_dir);
@@ -98,6 +110,11 @@ void visit(V& v, DataOptions& d) {
   v.field("std", d.std, Range{1e-6, 10});
   v.field("calib_images", d.calib_images, kPositive);
   v.field("calib_batch", d.calib_batch, kPositive);
+  // Loader keys: written only when set, so configs and hashes from before them stay the same.
+  if (!V::kWriting || d.threads != -1) v.field("threads", d.threads, Range{-1, 1024});
+  if (!V::kWriting || d.prefetch != 2) v.field("prefetch", d.prefetch, Range{0, 64});
+  if (!V::kWriting || !d.stage_dir.empty()) v.field("stage_dir", d.stage_dir);
+  if (!V::kWriting || d.image != train::ImageAugmentOptions{}) v.section("image", d.image);
 }
 
 template <class V>
@@ -247,6 +264,10 @@ void cross_check(const ConfigTree& tree, RunConfig& c) {
       (c.data.mean.size() != 1 && static_cast<int>(c.data.mean.size()) != c.space.in_channels))
     fail(ErrorKind::kUsage, tree.where("data.mean"), ": 'data.mean' and 'data.std' need 1 or ",
          c.space.in_channels, " (space.in_channels) values each");
+  const auto& im = c.data.image;
+  if (im.scale_min > im.scale_max || im.ratio_min > im.ratio_max)
+    fail(ErrorKind::kUsage, tree.where("data.image"), ": 'data.image': scale_min <= scale_max and ratio_min <= ratio_max",
+         " are needed");
   if (c.train.phases.empty()) return;  // a config used for tools only (describe, data)
   inline_subnet_files(tree, c.train.phases);
   try {
@@ -322,6 +343,9 @@ std::string config_hash(const RunConfig& cfg) {
   c.train.overlap = true;
   c.train.eval_batch = 1;
   c.data.fmnist_dir.clear();
+  c.data.threads = DataOptions{}.threads;  // how batches are built, not what they hold
+  c.data.prefetch = DataOptions{}.prefetch;
+  c.data.stage_dir.clear();
   c.dist = DistOptions{};
   c.checkpoint = CheckpointOptions{};
   c.energy = energy::EnergyOptions{};

@@ -56,38 +56,64 @@ DataSplit split_data(int64_t train_size, int64_t holdout, int64_t calib_images, 
   return s;
 }
 
+namespace {
+
+data::TransformOptions no_augmentation(data::TransformOptions t) {
+  t.pad = 0;
+  t.hflip = false;
+  return t;
+}
+
+std::vector<int64_t> eval_rows(const DataSplit& split, Split which, int64_t test_size) {
+  std::vector<int64_t> rows = split.holdout;
+  if (which == Split::kTest) {
+    rows.resize(static_cast<size_t>(test_size));
+    for (size_t i = 0; i < rows.size(); ++i) rows[i] = static_cast<int64_t>(i);
+  }
+  return rows;
+}
+
+}  // namespace
+
 Evaluator split_evaluator(dist::Communicator& comm, const data::DatasetPair& data, const DataSplit& split, Split which,
                           const data::TransformOptions& transform, int64_t calib_batch, int64_t eval_batch) {
-  std::vector<int64_t> eval_idx = split.holdout;
-  if (which == Split::kTest) {
-    eval_idx.resize(data.test->size());
-    for (size_t i = 0; i < eval_idx.size(); ++i) eval_idx[i] = static_cast<int64_t>(i);
-  }
-  return Evaluator(comm, data.train, split.calib, which == Split::kTest ? data.test : data.train, std::move(eval_idx),
-                   transform, calib_batch, eval_batch);
+  const auto tf = no_augmentation(transform);
+  return split_evaluator(comm, data::SourcePair{std::make_shared<data::PixelSource>(data.train, tf),
+                                                std::make_shared<data::PixelSource>(data.test, tf)},
+                         split, which, calib_batch, eval_batch);
+}
+
+Evaluator split_evaluator(dist::Communicator& comm, const data::SourcePair& data, const DataSplit& split, Split which,
+                          int64_t calib_batch, int64_t eval_batch) {
+  return Evaluator(comm, data.train, split.calib, which == Split::kTest ? data.test : data.train,
+                   eval_rows(split, which, data.test->size()), calib_batch, eval_batch);
 }
 
 Evaluator::Evaluator(dist::Communicator& comm, std::shared_ptr<data::Dataset> calib_set,
                      std::vector<int64_t> calib_indices, std::shared_ptr<data::Dataset> eval_set,
                      std::vector<int64_t> eval_indices, data::TransformOptions transform, int64_t calib_batch,
                      int64_t eval_batch)
+    : Evaluator(comm, std::make_shared<data::PixelSource>(std::move(calib_set), no_augmentation(transform)),
+                std::move(calib_indices),
+                std::make_shared<data::PixelSource>(std::move(eval_set), no_augmentation(transform)),
+                std::move(eval_indices), calib_batch, eval_batch) {}
+
+Evaluator::Evaluator(dist::Communicator& comm, std::shared_ptr<data::BatchSource> calib_set,
+                     std::vector<int64_t> calib_indices, std::shared_ptr<data::BatchSource> eval_set,
+                     std::vector<int64_t> eval_indices, int64_t calib_batch, int64_t eval_batch)
     : comm_(comm),
       calib_set_(std::move(calib_set)),
       eval_set_(std::move(eval_set)),
       calib_mine_(deal_batches(calib_indices, std::max<int64_t>(1, calib_batch), comm.size(), comm.rank())),
       eval_mine_(share(eval_indices, comm.size(), comm.rank())),
-      transform_(std::move(transform)),
       calib_batch_(std::max<int64_t>(1, calib_batch)),
-      eval_batch_(eval_batch) {
-  transform_.pad = 0;
-  transform_.hflip = false;
-}
+      eval_batch_(eval_batch) {}
 
 void Evaluator::recalibrate(supernet::OFAMobileNetV3& net, int resolution) {
   const auto device = net->parameters().front().device();
   std::vector<torch::Tensor> batches;
   for (const auto& rows : calib_mine_)
-    batches.push_back(data::eval_transform(calib_set_->get_batch(rows).images, transform_, resolution).to(device));
+    batches.push_back(data::run_job(calib_set_->eval_job(rows, resolution)).images.to(device));
   // The one reduction of this subnet's calibration, over the process communicator (host memory).
   auto sums = supernet::collect_bn_stats(net, batches).to(torch::kCPU);
   comm_.all_reduce(sums);
@@ -101,10 +127,10 @@ std::vector<double> Evaluator::local_counts(supernet::OFAMobileNetV3& net, int r
   double correct = 0, loss = 0;
   for (size_t b = 0; b < eval_mine_.size(); b += eval_batch_) {
     std::vector<int64_t> rows(eval_mine_.begin() + b, eval_mine_.begin() + std::min(eval_mine_.size(), b + eval_batch_));
-    auto batch = eval_set_->get_batch(rows);
+    auto batch = data::run_job(eval_set_->eval_job(rows, resolution));
     const auto device = net->parameters().front().device();
     batch.labels = batch.labels.to(device);
-    auto logits = net->forward(data::eval_transform(batch.images, transform_, resolution).to(device));
+    auto logits = net->forward(batch.images.to(device));
     correct += logits.argmax(1).eq(batch.labels).sum().item<double>();
     loss += torch::nn::functional::cross_entropy(
                 logits, batch.labels, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))

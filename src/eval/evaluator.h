@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "data/dataset.h"
+#include "data/batch_source.h"
 #include "data/transforms.h"
 #include "dist/communicator.h"
 #include "supernet/ofa_mbv3.h"
@@ -43,6 +44,10 @@ class Evaluator {
   Evaluator(dist::Communicator& comm, std::shared_ptr<data::Dataset> calib_set, std::vector<int64_t> calib_indices,
             std::shared_ptr<data::Dataset> eval_set, std::vector<int64_t> eval_indices,
             data::TransformOptions transform, int64_t calib_batch, int64_t eval_batch);
+  /// Any sources (fixed-size pixels or encoded images): batches come from their eval_job.
+  Evaluator(dist::Communicator& comm, std::shared_ptr<data::BatchSource> calib_set, std::vector<int64_t> calib_indices,
+            std::shared_ptr<data::BatchSource> eval_set, std::vector<int64_t> eval_indices, int64_t calib_batch,
+            int64_t eval_batch);
   std::vector<SubnetResult> evaluate(supernet::OFAMobileNetV3& net, const std::vector<supernet::SubnetConfig>& grid);
   /// Resets the active subnet's BN statistics from the calibration set (one all-reduce).
   void recalibrate(supernet::OFAMobileNetV3& net, int resolution);
@@ -51,10 +56,9 @@ class Evaluator {
   std::vector<double> local_counts(supernet::OFAMobileNetV3& net, int resolution);  // {correct, loss_sum, n}
 
   dist::Communicator& comm_;
-  std::shared_ptr<data::Dataset> calib_set_, eval_set_;
+  std::shared_ptr<data::BatchSource> calib_set_, eval_set_;
   std::vector<std::vector<int64_t>> calib_mine_;  // this rank's calibration batches
   std::vector<int64_t> eval_mine_;                 // this rank's share of the evaluation set
-  data::TransformOptions transform_;
   int64_t calib_batch_, eval_batch_;
 };
 
@@ -63,5 +67,7 @@ class Evaluator {
 /// augmentation is dropped (normalisation and resizing only).
 Evaluator split_evaluator(dist::Communicator& comm, const data::DatasetPair& data, const DataSplit& split, Split which,
                           const data::TransformOptions& transform, int64_t calib_batch, int64_t eval_batch);
+Evaluator split_evaluator(dist::Communicator& comm, const data::SourcePair& data, const DataSplit& split, Split which,
+                          int64_t calib_batch, int64_t eval_batch);
 
 }  // namespace ofa::eval

@@ -140,6 +140,16 @@ SampleSummary sample_accuracy(dist::Communicator& comm, supernet::OFAMobileNetV3
                               const data::TransformOptions& transform, const supernet::SubnetChoices& choices,
                               const std::string& dir, const SampleOptions& options,
                               const std::function<void(const SampleProgress&)>& progress) {
+  const data::TransformOptions tf{0, false, transform.mean, transform.std};  // no augmentation
+  const data::SourcePair sources{std::make_shared<data::PixelSource>(eval_data.train, tf),
+                                 std::make_shared<data::PixelSource>(eval_data.test, tf)};
+  return sample_accuracy(comm, net, sources, split, choices, dir, options, progress);
+}
+
+SampleSummary sample_accuracy(dist::Communicator& comm, supernet::OFAMobileNetV3& net,
+                              const data::SourcePair& eval_data, const eval::DataSplit& split,
+                              const supernet::SubnetChoices& choices, const std::string& dir,
+                              const SampleOptions& options, const std::function<void(const SampleProgress&)>& progress) {
   using Clock = std::chrono::steady_clock;
   const auto t0 = Clock::now();
   if (comm.rank() == 0) fs::create_directories(dir);
@@ -152,7 +162,7 @@ SampleSummary sample_accuracy(dist::Communicator& comm, supernet::OFAMobileNetV3
     if (!done.count(i) && k++ % comm.size() == comm.rank()) mine.push_back(i);
   SampleLog log(dir, comm.rank());
   auto serial = dist::make_serial();  // a rank measures its subnets alone, on every holdout image
-  auto ev = eval::split_evaluator(serial, eval_data, split, eval::Split::kHoldout, transform, options.calib_batch,
+  auto ev = eval::split_evaluator(serial, eval_data, split, eval::Split::kHoldout, options.calib_batch,
                                   options.eval_batch);
   SampleProgress p;
   p.todo_here = static_cast<int64_t>(mine.size());

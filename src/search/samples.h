@@ -89,5 +89,10 @@ SampleSummary sample_accuracy(dist::Communicator& comm, supernet::OFAMobileNetV3
                               const data::TransformOptions& transform, const supernet::SubnetChoices& choices,
                               const std::string& dir, const SampleOptions& options,
                               const std::function<void(const SampleProgress&)>& progress);
+/// The same over any batch sources (packed image folders included): their eval transform.
+SampleSummary sample_accuracy(dist::Communicator& comm, supernet::OFAMobileNetV3& net,
+                              const data::SourcePair& eval_data, const eval::DataSplit& split,
+                              const supernet::SubnetChoices& choices, const std::string& dir,
+                              const SampleOptions& options, const std::function<void(const SampleProgress&)>& progress);
 
 }  // namespace ofa::search

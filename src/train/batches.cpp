@@ -8,11 +8,12 @@ namespace ofa::train {
 TrainBatches::TrainBatches(std::shared_ptr<data::Dataset> dataset, const std::vector<int64_t>& train_indices,
                            int world, int rank, int grad_accum, int64_t micro_batch, uint64_t seed,
                            data::TransformOptions transform)
-    : dataset_(std::move(dataset)),
-      shards_(world * grad_accum),
-      micro_batch_(micro_batch),
-      seed_(seed),
-      transform_(std::move(transform)) {
+    : TrainBatches(std::make_shared<data::PixelSource>(std::move(dataset), std::move(transform)), train_indices,
+                   world, rank, grad_accum, micro_batch, seed) {}
+
+TrainBatches::TrainBatches(std::shared_ptr<data::BatchSource> source, const std::vector<int64_t>& train_indices,
+                           int world, int rank, int grad_accum, int64_t micro_batch, uint64_t seed)
+    : source_(std::move(source)), shards_(world * grad_accum), micro_batch_(micro_batch), seed_(seed) {
   OFA_CHECK(micro_batch > 0, "micro batch must be positive");
   for (int m = 0; m < grad_accum; ++m) {
     const int shard = rank * grad_accum + m;
@@ -24,6 +25,10 @@ TrainBatches::TrainBatches(std::shared_ptr<data::Dataset> dataset, const std::ve
 }
 
 data::Batch TrainBatches::get(int64_t epoch, int64_t step, int micro, int resolution) {
+  return data::run_job(job(epoch, step, micro, resolution));
+}
+
+data::BatchJob TrainBatches::job(int64_t epoch, int64_t step, int micro, int resolution) {
   if (epoch != cached_epoch_) {
     for (size_t m = 0; m < samplers_.size(); ++m) cached_[m] = samplers_[m].indices(epoch);
     cached_epoch_ = epoch;
@@ -33,25 +38,10 @@ data::Batch TrainBatches::get(int64_t epoch, int64_t step, int micro, int resolu
   OFA_ASSERT(begin < static_cast<int64_t>(idx.size()), "step ", step, " beyond the epoch");
   const int64_t end = std::min<int64_t>(begin + micro_batch_, idx.size());
   std::vector<int64_t> rows(idx.begin() + begin, idx.begin() + end);
-  data::Batch b = dataset_->get_batch(rows, data::Pixels::kUint8);
-
-  // Augmentation per image, keyed by its position in the epoch's global order.
-  data::CropFlip cf;
-  for (int64_t k = begin; k < end; ++k) {
-    const uint64_t global_pos = static_cast<uint64_t>(shard_ids_[micro] + shards_ * k);
-    auto one = data::draw_crop_flip(1, transform_.pad, transform_.hflip,
-                                    data::StepKey{seed_, static_cast<uint64_t>(epoch), global_pos, 0});
-    if (!one.dy.empty()) {
-      cf.dy.push_back(one.dy[0]);
-      cf.dx.push_back(one.dx[0]);
-    }
-    if (!one.flip.empty()) cf.flip.push_back(one.flip[0]);
-  }
-  auto images = b.images;
-  if (transform_.pad > 0 || transform_.hflip) images = data::crop_flip(images, transform_.pad, cf);
-  images = data::to_float_normalized(images, transform_.mean, transform_.std);
-  b.images = data::resize(images, resolution);
-  return b;
+  // Each image's augmentation is keyed by its position in the epoch's global order.
+  std::vector<uint64_t> keys;
+  for (int64_t k = begin; k < end; ++k) keys.push_back(static_cast<uint64_t>(shard_ids_[micro] + shards_ * k));
+  return source_->train_job(rows, keys, seed_, static_cast<uint64_t>(epoch), resolution);
 }
 
 }  // namespace ofa::train

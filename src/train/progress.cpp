@@ -51,10 +51,10 @@ void Progress::step(const StepInfo& s) {
   }
   last_print_ = now;
   char line[256];
-  std::snprintf(line, sizeof line, "[%s %d/%d] epoch %lld/%lld step %lld/%lld | %.0f img/s | loss %.4f | lr %.5f | ETA %s",
+  std::snprintf(line, sizeof line, "[%s %d/%d] epoch %lld/%lld step %lld/%lld | %.0f img/s | data %.1f%% | loss %.4f | lr %.5f | ETA %s",
                 s.phase_name.c_str(), s.phase + 1, s.phases, static_cast<long long>(s.epoch + 1),
                 static_cast<long long>(s.epochs), static_cast<long long>(s.step + 1), static_cast<long long>(s.steps),
-                s.images_per_s, s.loss, s.lr, format_duration(s.eta_s).c_str());
+                s.images_per_s, 100.0 * s.data_wait_share, s.loss, s.lr, format_duration(s.eta_s).c_str());
   if (periodic) log::file_only(line);
   if (tty_) {
     std::fprintf(stderr, "\r\033[K%s", line);

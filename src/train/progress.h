@@ -20,6 +20,7 @@ struct StepInfo {
   int64_t step = 0, steps = 1;  // within the phase
   int64_t global_step = 0;
   double loss = 0, lr = 0, images_per_s = 0;
+  double data_wait_share = 0;  // time blocked waiting for data / step time, since the last metrics record
   double eta_s = 0;  // the rest of this phase (the later phases' subnets cost too differently to guess)
 };
 

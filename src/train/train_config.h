@@ -55,6 +55,23 @@ struct RunOptions {
   std::string dir;  // empty: checkpoints/<name>
 };
 
+/// Augmentation of decoded images (packed image folders only, data/image_augment.h): the
+/// RandomResizedCrop's area fraction and aspect-ratio ranges, colour jitter (brightness and
+/// saturation factors uniform in [1 - b, 1 + b]), and the evaluation crop (short side resized to
+/// ceil(res / eval_crop), then the centre res x res). Defaults: the OFA reference's.
+struct ImageAugmentOptions {
+  double scale_min = 0.08, scale_max = 1.0;
+  double ratio_min = 3.0 / 4.0, ratio_max = 4.0 / 3.0;
+  double brightness = 32.0 / 255.0, saturation = 0.5;
+  double eval_crop = 0.875;
+  bool operator==(const ImageAugmentOptions& o) const {
+    return scale_min == o.scale_min && scale_max == o.scale_max && ratio_min == o.ratio_min &&
+           ratio_max == o.ratio_max && brightness == o.brightness && saturation == o.saturation &&
+           eval_crop == o.eval_crop;
+  }
+  bool operator!=(const ImageAugmentOptions& o) const { return !(*this == o); }
+};
+
 struct DataOptions {
   std::string source = "fashion-mnist";  // "fashion-mnist", an IDX directory, or an .h5 file
   std::string fmnist_dir = "/usr/share/datasets/fashion-mnist";
@@ -65,6 +82,16 @@ struct DataOptions {
   std::vector<double> std{0.3530};
   int64_t calib_images = 2000;  // BN recalibration subset (ofa-facts section 2)
   int64_t calib_batch = 200;
+  /// Loader worker threads that transform the next batches while a step runs (train/prefetch.h):
+  /// -1 (auto): this rank's share of its affinity mask's CPUs, less one for the training thread
+  /// on a GPU, a quarter of it on the CPU (LibTorch's intra-op threads need the rest); 0: none,
+  /// every batch is built when the step asks for it. Batches are the same at any value.
+  int threads = -1;
+  int prefetch = 2;        // micro-batches in flight (bounds the loader's memory); 0: no prefetch
+  /// Node-local staging (data/stage.h): packed files are copied here once per node before they
+  /// are opened (skipped when a copy of the same size and mtime is there); empty: read in place.
+  std::string stage_dir;
+  ImageAugmentOptions image;  // flips: hflip above; normalisation: mean/std above
 };
 
 /// Early-Bird tickets (You et al. 2020) for the full-network phase (train/early_bird.h): every

@@ -6,10 +6,14 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <thread>
 
 #include "core/error.h"
 #include "core/log.h"
+#include "core/runtime.h"
+#include "data/image_source.h"
 #include "data/open.h"
+#include "data/stage.h"
 #include "dist/reducer.h"
 #include "train/batches.h"
 #include "train/coordinator.h"
@@ -56,6 +60,25 @@ void load_init(supernet::OFAMobileNetV3& net, const std::string& init) {
 }
 
 }  // namespace
+
+data::AugmentOptions augment_options(const DataOptions& d) {
+  data::AugmentOptions a;
+  const auto& im = d.image;
+  a.scale_min = im.scale_min;
+  a.scale_max = im.scale_max;
+  a.ratio_min = im.ratio_min;
+  a.ratio_max = im.ratio_max;
+  a.brightness = im.brightness;
+  a.saturation = im.saturation;
+  a.eval_crop = im.eval_crop;
+  a.hflip = d.hflip;
+  for (size_t c = 0; c < 3; ++c) {  // one value for every channel, or one per channel
+    if (d.mean.empty()) break;
+    a.mean[c] = static_cast<float>(d.mean[d.mean.size() == 1 ? 0 : c]);
+    a.std[c] = static_cast<float>(d.std[d.std.size() == 1 ? 0 : c]);
+  }
+  return a;
+}
 
 void validate_train_config(const RunConfig& cfg) {
   const auto& t = cfg.train;
@@ -108,7 +131,11 @@ void Trainer::State::setup() {
   const auto& d = cfg.data;
   data::OpenOptions oo;
   oo.fashion_mnist_dir = d.fmnist_dir;
-  data = data::open_dataset(d.source, oo);
+  const data::TransformOptions tf{d.pad, d.hflip, d.mean, d.std};
+  data = data::open_sources(stage_data(), oo, tf, augment_options(d));
+  OFA_CHECK(data.train->channels() == cfg.space.in_channels, d.source, " gives ", data.train->channels(),
+            "-channel images but space.in_channels is ", cfg.space.in_channels,
+            " (packed image folders are decoded to RGB: set space.in_channels: 3 and 3 values of data.mean/std)");
   split = eval::split_data(data.train->size(), d.holdout, d.calib_images, cfg.run.seed);
 
   torch::manual_seed(cfg.run.seed);
@@ -127,10 +154,13 @@ void Trainer::State::setup() {
   ro.prescaled = true;  // step() scales each loss by reducer->loss_scale()
   reducer = std::make_unique<dist::Reducer>(nccl ? *nccl : comm, net->parameters(), ro);
 
-  data::TransformOptions tf{d.pad, d.hflip, d.mean, d.std};
   batches = std::make_unique<TrainBatches>(data.train, split.train, comm.size(), comm.rank(), cfg.train.grad_accum,
-                                           cfg.train.batch_per_rank / cfg.train.grad_accum, cfg.run.seed, tf);
+                                           cfg.train.batch_per_rank / cfg.train.grad_accum, cfg.run.seed);
   coord = std::make_unique<Coordinator>(comm, cfg.space, cfg.run.seed, cfg.dist.check_subnet);
+  feeder = std::make_unique<BatchFeeder>(*batches, *coord, cfg.train.phases,
+                                         FeederOptions{loader_threads(), d.prefetch});
+  log::info("data: ", feeder->threads(), " loader thread(s) per rank, ", feeder->threads() > 0 ? d.prefetch : 0,
+            " micro-batches prefetched");
   progress = std::make_unique<Progress>(comm.rank() == 0, (fs::path(cfg.run.dir) / "metrics.jsonl").string(),
                                         cfg.train.log_every);
   const auto& first = cfg.train.phases[0];
@@ -142,6 +172,29 @@ void Trainer::State::setup() {
   const bool init_teacher = !cfg.train.init.empty() &&
       std::any_of(cfg.train.phases.begin(), cfg.train.phases.end(), [](const PhaseConfig& p) { return p.distill; });
   if (init_teacher) make_teacher();
+}
+
+std::string Trainer::State::stage_data() {
+  const auto& d = cfg.data;
+  if (d.stage_dir.empty() || d.source == "fashion-mnist" || fs::is_directory(d.source)) return d.source;
+  // One process per node copies; everyone waits for the copies (longer than a step's deadline).
+  SlowSection slow(comm, cfg.dist.checkpoint_timeout_s, "staging " + d.source + " to " + d.stage_dir);
+  const bool copier = comm.local_rank() == 0;
+  const data::StageResult st = data::stage_packed(d.source, d.stage_dir, copier);
+  comm.barrier();
+  if (copier)
+    log::info("data staged to ", d.stage_dir, ": ", st.copied, " file(s) copied (", st.bytes_copied / 1e9, " GB), ",
+              st.kept, " already there");
+  return st.source;
+}
+
+int Trainer::State::loader_threads() const {
+  if (cfg.data.threads >= 0) return cfg.data.threads;
+  // Ranks not bound to cores (each mask holds the whole node) share the node's CPUs.
+  const int cpus = runtime::cpus_in_affinity_mask();
+  const bool unbound = cpus >= static_cast<int>(std::thread::hardware_concurrency());
+  const int mine = std::max(1, cpus / (unbound ? comm.local_size() : 1));
+  return device.is_cuda() ? std::max(1, mine - 1) : std::max(1, mine / 4);
 }
 
 void Trainer::State::choose_device() {
@@ -174,8 +227,7 @@ void Trainer::State::make_teacher() {
   // averages: those depend on how the global batch was split over ranks, the calibration does not,
   // so the teacher (and everything distilled from it) is the same at any world size.
   const auto& d = cfg.data;
-  eval::Evaluator calib(comm, data.train, split.calib, data.train, {}, data::TransformOptions{0, false, d.mean, d.std},
-                        d.calib_batch, cfg.train.eval_batch);
+  eval::Evaluator calib(comm, data.train, split.calib, data.train, {}, d.calib_batch, cfg.train.eval_batch);
   calib.recalibrate(teacher, max.r);
   teacher->eval();
 }

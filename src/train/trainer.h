@@ -8,6 +8,7 @@
 
 #include "dist/communicator.h"
 #include "supernet/ofa_mbv3.h"
+#include "data/image_augment.h"
 #include "eval/evaluator.h"
 #include "train/hooks.h"
 #include "train/train_config.h"
@@ -48,5 +49,8 @@ class Trainer {
 /// Checks a RunConfig's training section against its space (phase choices inside the space's
 /// lists, batch divisible by grad_accum, a teacher before distilling phases). Throws kUsage.
 void validate_train_config(const RunConfig& cfg);
+/// The image path's augmentation (packed image folders) from data.image, data.hflip and
+/// data.mean/std (one value for every channel, or one per channel).
+data::AugmentOptions augment_options(const DataOptions& d);
 
 }  // namespace ofa::train

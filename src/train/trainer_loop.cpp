@@ -46,13 +46,13 @@ double seconds_since(Clock::time_point t0) { return std::chrono::duration<double
 
 }  // namespace
 
-Trainer::State::Accumulated Trainer::State::accumulate(const StepPlan& plan, const PhaseConfig& phase,
-                                                        int64_t epoch_key, int64_t step_in_epoch) {
+Trainer::State::Accumulated Trainer::State::accumulate(const StepPlan& plan, const PhaseConfig& phase, int p,
+                                                        int64_t s) {
   const auto& t = cfg.train;
   LossOptions lo{t.label_smoothing, t.kd_weight, t.kd_temperature};
   Accumulated acc;
   for (int m = 0; m < t.grad_accum; ++m) {
-    auto batch = batches->get(epoch_key, step_in_epoch, m, plan.resolution);
+    auto batch = feeder->get(p, s, m, plan.resolution);
     if (device.is_cuda()) {
       batch.images = batch.images.to(device, /*non_blocking=*/true);
       batch.labels = batch.labels.to(device, /*non_blocking=*/true);
@@ -86,14 +86,15 @@ Trainer::State::Accumulated Trainer::State::accumulate(const StepPlan& plan, con
   return acc;
 }
 
-Trainer::State::StepResult Trainer::State::step(int p, const PhaseConfig& phase, int64_t s, int64_t epoch_key,
-                                                torch::optim::SGD& opt, double lr) {
+Trainer::State::StepResult Trainer::State::step(int p, const PhaseConfig& phase, int64_t s, torch::optim::SGD& opt,
+                                                double lr) {
   const auto& t = cfg.train;
+  const auto t0 = Clock::now();
   comm.set_watch_context("phase " + std::to_string(p) + " (" + phase.name + ") step " + std::to_string(s) +
                          ", global step " + std::to_string(pos.global_step));
   const StepPlan plan = coord->plan(p, phase, s);
   reducer->zero_grad();  // the gradients live in the reducer's buckets
-  const Accumulated acc = accumulate(plan, phase, epoch_key, s % batches->steps_per_epoch());
+  const Accumulated acc = accumulate(plan, phase, p, s);
   const double loss_sum = acc.loss_sum;
   const bool finite = acc.finite;
   const uint64_t applied = acc.applied;  // what this rank ran (dist.check_subnet)
@@ -110,6 +111,7 @@ Trainer::State::StepResult Trainer::State::step(int p, const PhaseConfig& phase,
   auto stats = torch::tensor(local, torch::kDouble);
   comm.all_reduce(stats);
   StepResult r;
+  r.data_wait_s = feeder->take_wait();
   const double* sums = stats.data_ptr<double>();
   r.loss = sums[0] / comm.size() / plan.subnets.size();
   r.votes.assign(sums + 2, sums + stats.numel());
@@ -120,11 +122,13 @@ Trainer::State::StepResult Trainer::State::step(int p, const PhaseConfig& phase,
                    "; lower the learning rate or set train.nan_policy=skip");
     log::warn("non-finite loss at ", where, ": step skipped");
     r.skipped = true;
+    r.step_s = seconds_since(t0);
     return r;
   }
   for (auto& h : hooks) h->before_update(pos.global_step);
   set_lr(opt, lr);
   opt.step();
+  r.step_s = seconds_since(t0);
   return r;
 }
 
@@ -144,12 +148,19 @@ StepActions Trainer::State::after_step(int p, const PhaseSchedule& sched, int64_
   info.lr = sched.lr.at(s);
   info.images_per_s = (pos.train_images - images0) / std::max(1e-9, secs);
   info.eta_s = secs / (s + 1 - s0) * (sched.total_steps - s - 1);
+  data_window.add(r.data_wait_s, r.step_s);
+  info.data_wait_share = data_window.share();
   progress->step(info);
   const bool last = s + 1 == sched.total_steps;
-  if (t.metrics_every > 0 && (pos.global_step % t.metrics_every == 0 || last))
+  const bool record = t.metrics_every > 0 && (pos.global_step % t.metrics_every == 0 || last);
+  if (record)
     progress->record({{"type", "train"}, {"phase", p}, {"phase_name", phase.name}, {"epoch", epoch}, {"step", s},
                       {"global_step", pos.global_step}, {"loss", r.loss}, {"lr", info.lr},
-                      {"images_per_s", info.images_per_s}, {"time_s", secs}});
+                      {"images_per_s", info.images_per_s}, {"time_s", secs},
+                      // rank 0's wait for data over the steps since the previous record
+                      {"data_wait_s", data_window.wait_s}, {"data_wait_share", data_window.share()},
+                      {"data_window_steps", data_window.steps}});
+  if (record) data_window = DataWait{};
   StepActions actions;
   StepEvent ev{p, phase, s, epoch, pos.global_step, r.loss, info.lr, r.skipped, nullptr};
   size_t at = 0;
@@ -170,8 +181,7 @@ StepActions Trainer::State::after_step(int p, const PhaseSchedule& sched, int64_
 
 std::vector<eval::SubnetResult> Trainer::State::validate(int p, const StepInfo& info, eval::Split which) {
   const auto& d = cfg.data;
-  auto ev = eval::split_evaluator(comm, data, split, which, data::TransformOptions{0, false, d.mean, d.std},
-                                  d.calib_batch, cfg.train.eval_batch);
+  auto ev = eval::split_evaluator(comm, data, split, which, d.calib_batch, cfg.train.eval_batch);
   auto res = ev.evaluate(net, phase_grid(cfg.space, cfg.train.phases[p], cfg.train.val_resolutions));
   progress->validation(info, which == eval::Split::kTest ? "test" : "holdout", res);
   if (which == eval::Split::kHoldout)
@@ -195,6 +205,8 @@ bool Trainer::State::run_phase(int p, int64_t s0) {
   info.epochs = sched.epochs;
   info.steps = sched.total_steps;
   for (auto& h : hooks) h->on_phase_start({p, phase, sched, s0});
+  feeder->start_phase(p, sched.total_steps);
+  data_window = DataWait{};
   bool interval_at_end = false;
   for (int64_t s = s0; s < sched.total_steps; ++s) {
     if (t.max_steps > 0 && pos.global_step >= t.max_steps) {
@@ -207,8 +219,7 @@ bool Trainer::State::run_phase(int p, int64_t s0) {
       net->sort_channels(banded ? phase.expand_list : std::vector<int>{});
       log::info("[", phase.name, "] channels sorted by importance", banded ? " (banded)" : "");
     }
-    const int64_t epoch_key = static_cast<int64_t>(p) * 100000 + s / sched.steps_per_epoch;
-    const StepResult r = step(p, phase, s, epoch_key, opt, sched.lr.at(s));
+    const StepResult r = step(p, phase, s, opt, sched.lr.at(s));
     const StepActions a = after_step(p, sched, s, s0, r, info, images0);
     if (a.preempt) {
       preempted = true;

@@ -10,13 +10,15 @@
 #include <vector>
 
 #include "ckpt/checkpoint.h"
-#include "data/dataset.h"
+#include "data/batch_source.h"
+#include "data/image_augment.h"
 #include "dist/reducer.h"
 #include "energy/monitor.h"
 #include "eval/evaluator.h"
 #include "train/batches.h"
 #include "train/coordinator.h"
 #include "train/hooks.h"
+#include "train/prefetch.h"
 #include "train/progress.h"
 #include "train/run_position.h"
 #include "train/schedule.h"
@@ -38,7 +40,7 @@ struct SlowSection {
 struct Trainer::State {
   dist::Communicator& comm;
   RunConfig cfg;
-  data::DatasetPair data;
+  data::SourcePair data;  // train (training part, holdout, calibration) and test
   eval::DataSplit split;  // training part, holdout, BN calibration subset
   supernet::OFAMobileNetV3 net{nullptr};
   supernet::OFAMobileNetV3 teacher{nullptr};
@@ -47,6 +49,7 @@ struct Trainer::State {
   std::unique_ptr<dist::Communicator> nccl;   // the gradient communicator on CUDA (else comm)
   std::unique_ptr<TrainBatches> batches;
   std::unique_ptr<Coordinator> coord;
+  std::unique_ptr<BatchFeeder> feeder;  // the training batches, prefetched (data.threads, data.prefetch)
   std::unique_ptr<Progress> progress;
   Hooks hooks;
   RunPosition pos;  // pos.train_seconds: of finished phases; the running one's since phase_t0
@@ -62,7 +65,10 @@ struct Trainer::State {
     double loss = 0;
     bool skipped = false;        // non-finite loss (nan_policy skip): no optimizer step
     std::vector<double> votes;   // the hooks' vote slots, summed over ranks
+    double data_wait_s = 0;      // this rank's time blocked in BatchFeeder::get
+    double step_s = 0;           // the step's wall time on this rank
   };
+  DataWait data_window;  // since the last metrics record
 
   State(dist::Communicator& c, RunConfig r) : comm(c), cfg(std::move(r)) {}
   int shards() const { return comm.size() * cfg.train.grad_accum; }
@@ -73,6 +79,10 @@ struct Trainer::State {
   void setup();
   /// Chooses the device (dist.device) and the gradient communicator (dist.backend).
   void choose_device();
+  /// Collective: data.source, or its node-local copy in data.stage_dir (copied by local rank 0).
+  std::string stage_data();
+  /// data.threads, with -1 resolved (see DataOptions::threads); after choose_device().
+  int loader_threads() const;
   /// The communicator for a tensor: NCCL for CUDA tensors when there is one, else comm.
   dist::Communicator& comm_for(const torch::Tensor& t) { return t.is_cuda() && nccl ? *nccl : comm; }
   /// Runs phase p from step s0; false when the run must stop (preempted or train.max_steps).
@@ -85,8 +95,8 @@ struct Trainer::State {
     bool finite = true;
     uint64_t applied = 0;
   };
-  Accumulated accumulate(const StepPlan& plan, const PhaseConfig& phase, int64_t epoch_key, int64_t step_in_epoch);
-  StepResult step(int p, const PhaseConfig& phase, int64_t s, int64_t epoch_key, torch::optim::SGD& opt, double lr);
+  Accumulated accumulate(const StepPlan& plan, const PhaseConfig& phase, int p, int64_t s);
+  StepResult step(int p, const PhaseConfig& phase, int64_t s, torch::optim::SGD& opt, double lr);
   /// After a step: hooks, progress, metrics, validation; the hooks' requests.
   StepActions after_step(int p, const PhaseSchedule& sched, int64_t s, int64_t s0, const StepResult& r,
                          StepInfo& info, int64_t images0);
