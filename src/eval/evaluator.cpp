@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "core/error.h"
+#include "data/loader.h"
 #include "data/sampler.h"
 #include "supernet/bn_calib.h"
 #include "supernet/flops.h"
@@ -109,11 +110,31 @@ Evaluator::Evaluator(dist::Communicator& comm, std::shared_ptr<data::BatchSource
       calib_batch_(std::max<int64_t>(1, calib_batch)),
       eval_batch_(eval_batch) {}
 
+void Evaluator::for_each_batch(data::BatchSource& src, const std::vector<std::vector<int64_t>>& rows_per_batch,
+                               int resolution, const std::function<void(data::Batch&)>& fn) {
+  if (threads_ <= 0) {
+    for (const auto& rows : rows_per_batch) {
+      auto b = data::run_job(src.eval_job(rows, resolution));
+      fn(b);
+    }
+    return;
+  }
+  data::Loader loader({threads_, 2});
+  const size_t n = rows_per_batch.size();
+  size_t submitted = 0;
+  for (size_t b = 0; b < n; ++b) {
+    for (; submitted < n && submitted < b + 2; ++submitted)
+      loader.submit(submitted, src.eval_job(rows_per_batch[submitted], resolution));
+    auto batch = loader.take(b);
+    fn(batch);
+  }
+}
+
 void Evaluator::recalibrate(supernet::OFAMobileNetV3& net, int resolution) {
   const auto device = net->parameters().front().device();
   std::vector<torch::Tensor> batches;
-  for (const auto& rows : calib_mine_)
-    batches.push_back(data::run_job(calib_set_->eval_job(rows, resolution)).images.to(device));
+  for_each_batch(*calib_set_, calib_mine_, resolution,
+                 [&](data::Batch& b) { batches.push_back(b.images.to(device)); });
   // The one reduction of this subnet's calibration, over the process communicator (host memory).
   auto sums = supernet::collect_bn_stats(net, batches).to(torch::kCPU);
   comm_.all_reduce(sums);
@@ -125,9 +146,10 @@ std::vector<double> Evaluator::local_counts(supernet::OFAMobileNetV3& net, int r
   const bool was_training = net->is_training();
   net->eval();
   double correct = 0, loss = 0;
-  for (size_t b = 0; b < eval_mine_.size(); b += eval_batch_) {
-    std::vector<int64_t> rows(eval_mine_.begin() + b, eval_mine_.begin() + std::min(eval_mine_.size(), b + eval_batch_));
-    auto batch = data::run_job(eval_set_->eval_job(rows, resolution));
+  std::vector<std::vector<int64_t>> rows_per_batch;
+  for (size_t b = 0; b < eval_mine_.size(); b += eval_batch_)
+    rows_per_batch.emplace_back(eval_mine_.begin() + b, eval_mine_.begin() + std::min(eval_mine_.size(), b + eval_batch_));
+  for_each_batch(*eval_set_, rows_per_batch, resolution, [&](data::Batch& batch) {
     const auto device = net->parameters().front().device();
     batch.labels = batch.labels.to(device);
     auto logits = net->forward(batch.images.to(device));
@@ -135,7 +157,7 @@ std::vector<double> Evaluator::local_counts(supernet::OFAMobileNetV3& net, int r
     loss += torch::nn::functional::cross_entropy(
                 logits, batch.labels, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))
                 .item<double>();
-  }
+  });
   net->train(was_training);
   return {correct, loss, static_cast<double>(eval_mine_.size())};
 }

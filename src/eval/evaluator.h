@@ -7,6 +7,7 @@
 // reduced together once. The supernet's BN buffers are restored afterwards, so validation does
 // not change training.
 #pragma once
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -51,15 +52,22 @@ class Evaluator {
   std::vector<SubnetResult> evaluate(supernet::OFAMobileNetV3& net, const std::vector<supernet::SubnetConfig>& grid);
   /// Resets the active subnet's BN statistics from the calibration set (one all-reduce).
   void recalibrate(supernet::OFAMobileNetV3& net, int resolution);
+  /// Builds the batches with `threads` loader workers (data/loader.h), the next one while the
+  /// network runs on the current one; 0 (default): on the calling thread. Results are the same.
+  void set_loader_threads(int threads) { threads_ = threads; }
 
  private:
   std::vector<double> local_counts(supernet::OFAMobileNetV3& net, int resolution);  // {correct, loss_sum, n}
+  /// fn(batch) for the eval batches of `rows_per_batch` from `src`, in order.
+  void for_each_batch(data::BatchSource& src, const std::vector<std::vector<int64_t>>& rows_per_batch, int resolution,
+                      const std::function<void(data::Batch&)>& fn);
 
   dist::Communicator& comm_;
   std::shared_ptr<data::BatchSource> calib_set_, eval_set_;
   std::vector<std::vector<int64_t>> calib_mine_;  // this rank's calibration batches
   std::vector<int64_t> eval_mine_;                 // this rank's share of the evaluation set
   int64_t calib_batch_, eval_batch_;
+  int threads_ = 0;
 };
 
 /// The evaluator of one split of a run's data: BN calibration on split.calib of the training

@@ -228,6 +228,7 @@ void Trainer::State::make_teacher() {
   // so the teacher (and everything distilled from it) is the same at any world size.
   const auto& d = cfg.data;
   eval::Evaluator calib(comm, data.train, split.calib, data.train, {}, d.calib_batch, cfg.train.eval_batch);
+  calib.set_loader_threads(feeder->threads());
   calib.recalibrate(teacher, max.r);
   teacher->eval();
 }

@@ -182,6 +182,7 @@ StepActions Trainer::State::after_step(int p, const PhaseSchedule& sched, int64_
 std::vector<eval::SubnetResult> Trainer::State::validate(int p, const StepInfo& info, eval::Split which) {
   const auto& d = cfg.data;
   auto ev = eval::split_evaluator(comm, data, split, which, d.calib_batch, cfg.train.eval_batch);
+  ev.set_loader_threads(feeder->threads());  // decoding (image folders) in parallel with the forward
   auto res = ev.evaluate(net, phase_grid(cfg.space, cfg.train.phases[p], cfg.train.val_resolutions));
   progress->validation(info, which == eval::Split::kTest ? "test" : "holdout", res);
   if (which == eval::Split::kHoldout)

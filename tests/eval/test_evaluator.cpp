@@ -1,6 +1,7 @@
 // eval::Evaluator on real Fashion-MNIST with the tiny space: what np=2 measures equals what one
 // rank measures (calibration batches dealt whole, one reduction of the counts), evaluation leaves
-// the network as it found it, and the run's data split is a pure function of its inputs.
+// the network as it found it, the run's data split is a pure function of its inputs, and batches
+// built by loader threads give the same results.
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
@@ -110,5 +111,23 @@ TEST(Eval, TwoRanksMeasureWhatOneRankMeasures) {
     // image of 600 may flip its prediction.
     EXPECT_NEAR(two[k].accuracy, one[k].accuracy, 1.0 / 600 + 1e-12) << f.grid[k].to_string();
     EXPECT_NEAR(two[k].loss, one[k].loss, 1e-4) << f.grid[k].to_string();
+  }
+}
+
+TEST(Eval, LoaderThreadsGiveTheSameResults) {
+  // The batches built by loader workers (set_loader_threads) are the ones built on the calling
+  // thread, in the same order: accuracy and loss are bitwise the same.
+  auto serial = dist::make_serial();
+  Fixture f;
+  auto n = f.net();
+  auto ev = eval::split_evaluator(serial, f.data, f.split, eval::Split::kHoldout, f.tf, 32, 128);
+  const auto plain = ev.evaluate(n, f.grid);
+  ev.set_loader_threads(2);
+  const auto threaded = ev.evaluate(n, f.grid);
+  ASSERT_EQ(plain.size(), threaded.size());
+  for (size_t i = 0; i < plain.size(); ++i) {
+    EXPECT_EQ(plain[i].accuracy, threaded[i].accuracy) << i;
+    EXPECT_EQ(plain[i].loss, threaded[i].loss) << i;
+    EXPECT_EQ(plain[i].images, 600);
   }
 }
