@@ -197,6 +197,8 @@ H5Dataset::H5Dataset(const std::string& path, const std::string& split, const H5
   const auto dims = check_dataset(m.images.get(), path, m.key, 4, 1, "uint8 [N,H,W,C]");
   m.n = int64_t(dims[0]);
   m.shape = {int64_t(dims[1]), int64_t(dims[2]), int64_t(dims[3])};
+  OFA_CHECK_KIND(kData, m.shape.h > 0 && m.shape.w > 0 && m.shape.c > 0, path, ": ", m.key, " has images of ",
+                 m.shape.h, "x", m.shape.w, "x", m.shape.c, " (every side must be at least 1)");
   const std::string lkey = "/" + split + "/labels";
   h5::Id ld = open_dataset_key(m.file.get(), path, lkey);
   const auto ldims = check_dataset(ld.get(), path, lkey, 1, 0, "integer [N]");
