@@ -6,20 +6,7 @@
 set -uo pipefail
 ofa=$1
 src=$2
-failures=0
-fail() {
-  echo "FAIL: $*"
-  failures=$((failures + 1))
-}
-
-# run EXPECTED_EXIT WORDS...: runs ofa, leaves stdout+stderr in $out.
-run() {
-  local want=$1
-  shift
-  out=$(timeout 60 "$ofa" "$@" 2>&1)
-  local rc=$?
-  [[ $rc -eq $want ]] || fail "ofa $*: exit $rc, expected $want; output: $out"
-}
+source "$(dirname "$0")/../support/cli_expect.sh"
 
 # Each command or subcommand, then options its help must mention.
 checks=(
@@ -104,5 +91,5 @@ if command -v mpiexec >/dev/null; then
     fail "mpiexec -np 2 ofa eval --help: exit $rc, expected 0 and one usage: $out"
 fi
 
-[[ $failures -eq 0 ]] || { echo "$failures failure(s)"; exit 1; }
+finish
 echo "ofa command line ok"

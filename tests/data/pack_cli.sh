@@ -8,19 +8,8 @@ set -uo pipefail
 ofa=$1
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-failures=0
-fail() {
-  echo "FAIL: $*"
-  failures=$((failures + 1))
-}
-# run EXPECTED_EXIT WORDS...: runs ofa, leaves stdout+stderr in $out.
-run() {
-  local want=$1
-  shift
-  out=$(timeout 120 "$ofa" "$@" 2>&1)
-  local rc=$?
-  [[ $rc -eq $want ]] || fail "ofa $*: exit $rc, expected $want; output: $out"
-}
+run_timeout=120
+source "$(dirname "$0")/../support/cli_expect.sh"
 
 python3 - "$work/tree" <<'PY' || { echo "FAIL: cannot write the PNG tree"; exit 1; }
 import os, struct, sys, zlib
@@ -82,5 +71,5 @@ rmdir tree/train/dog
 head -c 300 one/set.h5 > cut.h5
 run 3 data info cut.h5
 run 2 data pack --from tree --out one/set.h5 --quality 0
-[[ $failures -eq 0 ]] || { echo "$failures failure(s)"; exit 1; }
+finish
 echo "pack_cli: all checks passed"
