@@ -14,6 +14,9 @@ find_library(OFA_TURBOJPEG_LIB NAMES turbojpeg REQUIRED)
 add_library(ofa_turbojpeg INTERFACE)
 target_include_directories(ofa_turbojpeg SYSTEM INTERFACE ${OFA_TURBOJPEG_INCLUDE})
 target_link_libraries(ofa_turbojpeg INTERFACE ${OFA_TURBOJPEG_LIB})
+# ... and windows of a JPEG (crop and skip scanlines) through libjpeg's own API, the same
+# libjpeg-turbo (libjpeg62-turbo-dev)
+find_package(JPEG REQUIRED)
 
 set(OFA_HAVE_MPI 0)
 if(OFA_WITH_MPI)

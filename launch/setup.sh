@@ -11,7 +11,7 @@ pkgs=(
   libhdf5-openmpi-dev hdf5-tools
   libyaml-cpp-dev nlohmann-json3-dev libsimdjson-dev zlib1g-dev libjemalloc-dev libisal-dev
   libgtest-dev libgmock-dev libxml2-dev libcli11-dev
-  libturbojpeg0-dev libpng-dev
+  libturbojpeg0-dev libjpeg62-turbo-dev libpng-dev
   dataset-fashion-mnist
 )
 for arg in "$@"; do

@@ -68,6 +68,9 @@ int run_bench_data(const DataBenchArgs& a, Context& ctx) {
   std::vector<int64_t> rows(static_cast<size_t>(n));
   for (int64_t i = 0; i < n; ++i) rows[size_t(i)] = i;
   const int all = a.threads > 0 ? a.threads : runtime::cpus_in_affinity_mask();
+  // The consumer (this thread: the batches' checksum) keeps to one thread: an OpenMP team
+  // spinning after each checksum would take a core from the loader's workers.
+  at::set_num_threads(1);
   // A first short pass warms the page cache and the allocator; it is not reported.
   run_pass(*src, std::vector<int64_t>(rows.begin(), rows.begin() + std::min<int64_t>(n, a.batch)), 1, a.batch,
            a.resolution);

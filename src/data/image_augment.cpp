@@ -9,7 +9,12 @@
 #include <algorithm>
 #include <climits>
 #include <cmath>
+#include <cstring>
 #include <vector>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "core/error.h"
 #include "core/rng.h"
@@ -59,14 +64,6 @@ void compute_taps(double in0, double in_len, int in_size, int out_size, Taps& t)
     t.start[size_t(i)] = lo;
     t.count[size_t(i)] = n;
   }
-}
-
-/// The DCT denominator the codec used to produce `decoded` from a displayed width x height.
-int decode_denominator(int width, int height, const Image& decoded) {
-  for (int d : {8, 4, 2}) {
-    if ((width + d - 1) / d == decoded.width && (height + d - 1) / d == decoded.height) return d;
-  }
-  return 1;
 }
 
 }  // namespace
@@ -135,25 +132,68 @@ EvalRegion eval_region(int width, int height, int res, const AugmentOptions& o) 
 
 namespace {
 
+// Four float lanes (R, G, B and one spare) per pixel: GCC/Clang vector extensions, which become
+// SSE on x86-64 and VSX on POWER. GCC widens bytes to floats lane by lane through general
+// registers, so on x86-64 the two ends (4 bytes in, 3 bytes out) use SSE2 intrinsics.
+typedef float v4f __attribute__((vector_size(16)));
+
+/// The 4 bytes at p (one RGB pixel and the next byte) as floats.
+inline v4f load_pixel(const uint8_t* p) {
+#if defined(__SSE2__)
+  int32_t u;
+  std::memcpy(&u, p, 4);
+  const __m128i z = _mm_setzero_si128();
+  const __m128i x = _mm_unpacklo_epi16(_mm_unpacklo_epi8(_mm_cvtsi32_si128(u), z), z);
+  return v4f(_mm_cvtepi32_ps(x));
+#else
+  return v4f{float(p[0]), float(p[1]), float(p[2]), float(p[3])};
+#endif
+}
+
+/// Lanes 0..2 of v, clamped to 255 and truncated (v >= 0), as bytes at o[0..3).
+inline void store_rgb(v4f v, uint8_t* o) {
+#if defined(__SSE2__)
+  const __m128i i = _mm_cvttps_epi32(_mm_min_ps(__m128(v), _mm_set1_ps(255.0f)));
+  const int32_t u = _mm_cvtsi128_si32(_mm_packus_epi16(_mm_packs_epi32(i, i), i));
+  std::memcpy(o, &u, 2);
+  o[2] = uint8_t(u >> 16);
+#else
+  for (int c = 0; c < 3; ++c) o[c] = uint8_t(std::min(v[c], 255.0f));
+#endif
+}
+
+/// o[i] = a[i] clamped to 255 and truncated (a[i] >= 0), for i < n.
+inline void store_bytes(const float* a, size_t n, uint8_t* o) {
+  size_t i = 0;
+#if defined(__SSE2__)
+  const __m128 top = _mm_set1_ps(255.0f);
+  auto quad = [&](size_t at) { return _mm_cvttps_epi32(_mm_min_ps(_mm_loadu_ps(a + at), top)); };
+  for (; i + 16 <= n; i += 16) {
+    const __m128i lo = _mm_packs_epi32(quad(i), quad(i + 4)), hi = _mm_packs_epi32(quad(i + 8), quad(i + 12));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(o + i), _mm_packus_epi16(lo, hi));
+  }
+#endif
+  for (; i < n; ++i) o[i] = uint8_t(std::min(a[i], 255.0f));
+}
+
 /// Horizontal pass: `rows` rows of `in` (row stride in_stride bytes; column c of the taps is at
-/// in + (c - col0) * 3) to rows of out_w RGB pixels at `out` (stride out_w * 3).
-void horizontal_pass(const uint8_t* in, size_t in_stride, int rows, const Taps& tx, int col0,
-                     int out_w, uint8_t* out) {
+/// in + (c - col0) * 3) to rows of out_w RGB pixels at `out` (stride out_w * 3). A pixel is read
+/// as 4 bytes (its spare lane is dropped); `in_end` bounds the buffer, and the pixel that ends it
+/// is read channel by channel. Per channel the sums are those of the scalar loop, in its order.
+void horizontal_pass(const uint8_t* in, size_t in_stride, const uint8_t* in_end, int rows, const Taps& tx,
+                     int col0, int out_w, uint8_t* out) {
   for (int y = 0; y < rows; ++y) {
     const uint8_t* src = in + size_t(y) * in_stride;
     uint8_t* o = out + size_t(y) * size_t(out_w) * 3;
     for (int x = 0; x < out_w; ++x) {
       const float* wt = &tx.w[size_t(x) * size_t(tx.stride)];
+      const int n = tx.count[size_t(x)];
       const uint8_t* p = src + size_t(tx.start[size_t(x)] - col0) * 3;
-      float r = 0.5f, g = 0.5f, b = 0.5f;
-      for (int k = 0, n = tx.count[size_t(x)]; k < n; ++k, p += 3) {
-        r += wt[k] * p[0];
-        g += wt[k] * p[1];
-        b += wt[k] * p[2];
-      }
-      o[3 * x] = uint8_t(std::min(r, 255.0f));
-      o[3 * x + 1] = uint8_t(std::min(g, 255.0f));
-      o[3 * x + 2] = uint8_t(std::min(b, 255.0f));
+      v4f acc = {0.5f, 0.5f, 0.5f, 0.5f};
+      int k = 0;
+      for (; k < n && p + 4 <= in_end; ++k, p += 3) acc += wt[k] * load_pixel(p);
+      for (; k < n; ++k, p += 3) acc += wt[k] * v4f{float(p[0]), float(p[1]), float(p[2]), 0.0f};
+      store_rgb(acc, o + 3 * x);
     }
   }
 }
@@ -172,8 +212,7 @@ void vertical_pass(const uint8_t* in, size_t in_stride, size_t len, const Taps& 
       float* a = acc.data();
       for (size_t i = 0; i < len; ++i) a[i] += c * float(m[i]);
     }
-    uint8_t* o = out + size_t(y) * len;
-    for (size_t i = 0; i < len; ++i) o[i] = uint8_t(std::min(acc[i], 255.0f));
+    store_bytes(acc.data(), len, out + size_t(y) * len);
   }
 }
 
@@ -189,47 +228,86 @@ void tap_range(const Taps& t, int& lo, int& hi) {
 
 }  // namespace
 
+/// The resampling of one image: the taps of both axes over a source of full_w x full_h pixels,
+/// and the source pixels the taps read.
+struct Resampler {
+  Taps tx, ty;
+  int col_lo = 0, col_hi = 0, row_lo = 0, row_hi = 0;
+  std::vector<uint8_t> mid;
+  std::vector<float> acc;
+
+  void plan(int full_w, int full_h, double x0, double y0, double w, double h, int out_w, int out_h) {
+    compute_taps(x0, w, full_w, out_w, tx);
+    compute_taps(y0, h, full_h, out_h, ty);
+    tap_range(tx, col_lo, col_hi);
+    tap_range(ty, row_lo, row_hi);
+  }
+
+  /// Resamples from `src`, whose pixel (0, 0) is pixel (ox, oy) of the full source and which
+  /// covers [col_lo, col_hi) x [row_lo, row_hi).
+  void run(const Image& src, int ox, int oy, Image& out) {
+    const int out_w = int(tx.start.size()), out_h = int(ty.start.size());
+    OFA_ASSERT(ox <= col_lo && oy <= row_lo && col_hi <= ox + src.width && row_hi <= oy + src.height,
+               "resize: the source window misses the taps");
+    const size_t src_stride = size_t(src.width) * 3, out_stride = size_t(out_w) * 3;
+    const uint8_t* src_end = src.rgb.data() + src.rgb.size();
+    out.width = out_w;
+    out.height = out_h;
+    out.rgb.resize(size_t(out_h) * out_stride);
+    // PIL resamples horizontally first. Going vertically first does the horizontal pass on
+    // out_h rows instead of the source rows: cheaper when shrinking. The two orders differ only
+    // in the rounding of the intermediate image (at most one level).
+    const double cost_h_first =
+        double(row_hi - row_lo) * out_w * tx.stride + 0.25 * out_h * double(out_stride) * ty.stride;
+    const double cost_v_first =
+        double(out_h) * out_w * tx.stride + 0.25 * out_h * 3.0 * (col_hi - col_lo) * ty.stride;
+    if (cost_h_first <= cost_v_first) {
+      mid.resize(size_t(row_hi - row_lo) * out_stride);
+      horizontal_pass(src.rgb.data() + size_t(row_lo - oy) * src_stride, src_stride, src_end, row_hi - row_lo, tx,
+                      ox, out_w, mid.data());
+      vertical_pass(mid.data(), out_stride, out_stride, ty, row_lo, out_h, out.rgb.data(), acc);
+    } else {
+      const size_t len = size_t(col_hi - col_lo) * 3;
+      mid.resize(size_t(out_h) * len);
+      vertical_pass(src.rgb.data() + size_t(col_lo - ox) * 3, src_stride, len, ty, oy, out_h, mid.data(), acc);
+      horizontal_pass(mid.data(), len, mid.data() + mid.size(), out_h, tx, col_lo, out_w, out.rgb.data());
+    }
+  }
+};
+
 void resize_region(const Image& src, double x0, double y0, double w, double h, int out_w,
                    int out_h, Image& out) {
   OFA_CHECK(src.width > 0 && src.height > 0 && out_w > 0 && out_h > 0 && w > 0 && h > 0,
             "resize: ", src.width, "x", src.height, " region ", w, "x", h, " -> ", out_w, "x", out_h);
-  Taps tx, ty;
-  compute_taps(x0, w, src.width, out_w, tx);
-  compute_taps(y0, h, src.height, out_h, ty);
-  int col_lo, col_hi, row_lo, row_hi;
-  tap_range(tx, col_lo, col_hi);
-  tap_range(ty, row_lo, row_hi);
-  const size_t src_stride = size_t(src.width) * 3, out_stride = size_t(out_w) * 3;
-  out.width = out_w;
-  out.height = out_h;
-  out.rgb.resize(size_t(out_h) * out_stride);
-  std::vector<uint8_t> mid;
-  std::vector<float> acc;
-  // PIL resamples horizontally first. Going vertically first does the scalar horizontal pass on
-  // out_h rows instead of the source rows: cheaper when shrinking. The two orders differ only in
-  // the rounding of the intermediate image (at most one level).
-  const double cost_h_first = double(row_hi - row_lo) * out_w * tx.stride + 0.25 * out_h * double(out_stride) * ty.stride;
-  const double cost_v_first = double(out_h) * out_w * tx.stride + 0.25 * out_h * 3.0 * (col_hi - col_lo) * ty.stride;
-  if (cost_h_first <= cost_v_first) {
-    mid.resize(size_t(row_hi - row_lo) * out_stride);
-    horizontal_pass(src.rgb.data() + size_t(row_lo) * src_stride, src_stride, row_hi - row_lo, tx, 0,
-                    out_w, mid.data());
-    vertical_pass(mid.data(), out_stride, out_stride, ty, row_lo, out_h, out.rgb.data(), acc);
-  } else {
-    const size_t len = size_t(col_hi - col_lo) * 3;
-    mid.resize(size_t(out_h) * len);
-    vertical_pass(src.rgb.data() + size_t(col_lo) * 3, src_stride, len, ty, 0, out_h, mid.data(), acc);
-    horizontal_pass(mid.data(), len, out_h, tx, col_lo, out_w, out.rgb.data());
-  }
+  Resampler r;
+  r.plan(src.width, src.height, x0, y0, w, h, out_w, out_h);
+  r.run(src, 0, 0, out);
 }
 
-Augmenter::Augmenter(AugmentOptions options) : options_(options) {
+Augmenter::Augmenter(AugmentOptions options) : options_(options), resampler_(std::make_unique<Resampler>()) {
   for (int c = 0; c < 3; ++c)
     OFA_CHECK(options_.std[size_t(c)] > 0, "augment: std[", c, "] must be > 0");
   OFA_CHECK(options_.scale_min > 0 && options_.scale_min <= options_.scale_max &&
                 options_.ratio_min > 0 && options_.ratio_min <= options_.ratio_max &&
                 options_.eval_crop > 0 && options_.eval_crop <= 1,
             "augment: scale, ratio or eval_crop out of range");
+}
+
+Augmenter::~Augmenter() = default;
+
+void Augmenter::crop(const uint8_t* bytes, size_t size, const ImageInfo& info, double x0, double y0, double w,
+                     double h, int min_w, int min_h, int res) {
+  // Decode at the coarsest DCT scale that still gives the region res x res pixels, and only the
+  // part of the image the resampling taps read.
+  const int d = info.format == ImageFormat::kJpeg ? ImageCodec::scale_denominator(info.width, info.height, min_w, min_h)
+                                                  : 1;
+  const int sw = (info.width + d - 1) / d, sh = (info.height + d - 1) / d;
+  resampler_->plan(sw, sh, x0 / d, y0 / d, w / d, h / d, res, res);
+  const Resampler& r = *resampler_;
+  const Window win = codec_.decode_window(bytes, size, d, r.col_lo, r.row_lo, r.col_hi, r.row_hi, decoded_);
+  OFA_CHECK_KIND(kData, win.full_w == sw && win.full_h == sh, "decoded size ", win.full_w, "x", win.full_h,
+                 " differs from the header's ", sw, "x", sh);
+  resampler_->run(decoded_, win.x, win.y, crop_);
 }
 
 void Augmenter::train(const uint8_t* bytes, size_t size, int res, const ImageKey& key, float* out) {
@@ -239,9 +317,7 @@ void Augmenter::train(const uint8_t* bytes, size_t size, int res, const ImageKey
   // The smallest decode in which the crop still covers res x res output pixels.
   const int min_w = int(std::ceil(double(info.width) * res / p.w));
   const int min_h = int(std::ceil(double(info.height) * res / p.h));
-  codec_.decode(bytes, size, decoded_, min_w, min_h);
-  const double d = decode_denominator(info.width, info.height, decoded_);
-  resize_region(decoded_, p.x / d, p.y / d, p.w / d, p.h / d, res, res, crop_);
+  crop(bytes, size, info, p.x, p.y, p.w, p.h, min_w, min_h, res);
   finish(p, res, out);
 }
 
@@ -251,9 +327,7 @@ void Augmenter::eval(const uint8_t* bytes, size_t size, int res, float* out) {
   const EvalRegion r = eval_region(info.width, info.height, res, options_);
   const int min_w = int(std::ceil(info.width * res / r.w - 1e-9));
   const int min_h = int(std::ceil(info.height * res / r.h - 1e-9));
-  codec_.decode(bytes, size, decoded_, min_w, min_h);
-  const double d = decode_denominator(info.width, info.height, decoded_);
-  resize_region(decoded_, r.x0 / d, r.y0 / d, r.w / d, r.h / d, res, res, crop_);
+  crop(bytes, size, info, r.x0, r.y0, r.w, r.h, min_w, min_h, res);
   finish(TrainParams{}, res, out);
 }
 

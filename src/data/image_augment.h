@@ -3,11 +3,13 @@
 // saturation=0.5), normalisation) and the evaluation transform (resize the short side to
 // ceil(res / 0.875), centre crop). Every random draw comes from CounterRng keyed by (seed, epoch,
 // global image index), so an image gets the same treatment at any world size or thread count.
-// JPEGs are decoded at the largest DCT downscale that still leaves the crop at least res x res.
+// JPEGs are decoded at the largest DCT downscale that still leaves the crop at least res x res, and
+// only over the part of the image the resampling reads (ImageCodec::decode_window).
 #pragma once
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "data/image_codec.h"
@@ -61,9 +63,12 @@ void resize_region(const Image& src, double x0, double y0, double w, double h, i
 /// Decodes and transforms one image at a time into caller-owned memory. Owns a codec and scratch
 /// buffers: one object per thread. Errors (undecodable bytes) are ofa::Error kData without the
 /// image's name; the caller adds it.
+struct Resampler;
+
 class Augmenter {
  public:
   explicit Augmenter(AugmentOptions options = {});
+  ~Augmenter();
 
   /// Training transform of the encoded image `bytes` at resolution `res`, written as float32
   /// CHW (3 x res x res, channel planes contiguous) to out[0 .. 3 * res * res).
@@ -76,10 +81,14 @@ class Augmenter {
   const AugmentOptions& options() const { return options_; }
 
  private:
+  /// crop_ = the region (full-size pixels) resampled to res x res, decoding no more than needed.
+  void crop(const uint8_t* bytes, size_t size, const ImageInfo& info, double x0, double y0, double w, double h,
+            int min_w, int min_h, int res);
   void finish(const TrainParams& p, int res, float* out);
 
   AugmentOptions options_;
   ImageCodec codec_;
+  std::unique_ptr<Resampler> resampler_;  // taps and scratch, reused across images
   Image decoded_, crop_;
   std::vector<float> row_;  // finish(): one output row as three float channel rows
 };

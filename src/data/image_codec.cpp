@@ -1,13 +1,19 @@
 // ImageCodec (see image_codec.h): TurboJPEG 2.1 (tjDecompressHeader3 / tjDecompress2 /
-// tjCompress2, per-object handles) for JPEG, libpng's classic API for PNG (its simplified API
+// tjCompress2, per-object handles) for whole JPEGs, libjpeg's own API (the same libjpeg-turbo) for
+// windows of one, since TurboJPEG 2.1 cannot crop; libpng's classic API for PNG (its simplified API
 // applies gamma, which PIL and torchvision do not), and the bounds-checked EXIF reader.
 #include "data/image_codec.h"
 
 #include <png.h>
 #include <turbojpeg.h>
 
+#include <algorithm>
 #include <csetjmp>
+#include <cstdio>
 #include <cstring>
+// jpeglib.h needs FILE and size_t declared first.
+#include <jerror.h>
+#include <jpeglib.h>
 #include <string>
 #include <utility>
 
@@ -214,6 +220,39 @@ int exif_orientation(const uint8_t* data, size_t size) {
   return 1;
 }
 
+// ---- libjpeg (errors by longjmp, as libpng: jpeg_guard's frame and the lambdas it runs hold
+// only trivially destructible state) ----
+
+struct JpegErrors {
+  jpeg_error_mgr mgr;  // first: libjpeg hands back a pointer to it
+  std::jmp_buf jump;
+  bool premature_end;
+  char message[JMSG_LENGTH_MAX];
+};
+
+void jpeg_fatal_cb(j_common_ptr c) {
+  auto* e = reinterpret_cast<JpegErrors*>(c->err);
+  (*c->err->format_message)(c, e->message);
+  std::longjmp(e->jump, 1);
+}
+
+/// Warnings leave a usable image (as in PIL), except a file cut short: noted, failed after the read.
+void jpeg_message_cb(j_common_ptr c, int level) {
+  auto* e = reinterpret_cast<JpegErrors*>(c->err);
+  if (level < 0 && c->err->msg_code == JWRN_JPEG_EOF && !e->premature_end) {
+    e->premature_end = true;
+    (*c->err->format_message)(c, e->message);
+  }
+}
+
+/// Runs f; false (message in e.message) when libjpeg reported a fatal error inside it.
+template <class F>
+bool jpeg_guard(JpegErrors& e, F&& f) {
+  if (setjmp(e.jump)) return false;
+  f();
+  return true;
+}
+
 struct ImageCodec::Impl {
   tjhandle dec = nullptr, enc = nullptr;
   std::vector<uint8_t> scratch;  // CMYK pixels, or RGB before an EXIF rotation
@@ -221,6 +260,7 @@ struct ImageCodec::Impl {
   ~Impl() {
     if (dec) tjDestroy(dec);
     if (enc) tjDestroy(enc);
+    if (jdec_ready) jpeg_destroy_decompress(&jdec);
   }
   tjhandle decoder() {
     if (!dec) dec = tjInitDecompress();
@@ -236,7 +276,17 @@ struct ImageCodec::Impl {
     fail(ErrorKind::kData, what, why);
   }
   void read_header(const uint8_t* data, size_t size, int& w, int& h, int& cs);
-  void decode_jpeg(const uint8_t* data, size_t size, Image& out, int min_w, int min_h);
+  void decode_jpeg(const uint8_t* data, size_t size, Image& out, int denom);
+  /// The libjpeg window decode; false when the image needs the whole-image path (not upright,
+  /// or CMYK/YCCK).
+  bool decode_jpeg_window(const uint8_t* data, size_t size, int denom, int x0, int y0, int x1,
+                          int y1, Image& out, Window& win);
+
+  // libjpeg's decompressor for windows, made on first use and reused (jpeg_abort_decompress
+  // returns it to the idle state after every image, good or bad).
+  JpegErrors jerr{};
+  jpeg_decompress_struct jdec{};
+  bool jdec_ready = false;
 };
 
 void ImageCodec::Impl::read_header(const uint8_t* data, size_t size, int& w, int& h, int& cs) {
@@ -266,33 +316,36 @@ ImageInfo ImageCodec::probe(const uint8_t* data, size_t size) {
   return info;
 }
 
-void ImageCodec::scaled_size(int w, int h, int min_w, int min_h, int& out_w, int& out_h) {
+int ImageCodec::scale_denominator(int w, int h, int min_w, int min_h) {
   // Power-of-two factors only: libjpeg-turbo has SIMD IDCTs for 1/2 and 1/4 (1/8 is the DC
   // term), while 3/8, 5/8, ... run scalar code that is slower than the full 8x8 SIMD path
   // (measured on 500x375 q90 JPEGs: 7/8, 3/4 and 5/8 decode at 0.73x, 0.82x and 0.9x the speed
   // of 1/1, and 3/8 at 0.9x the speed of 1/2).
-  if (min_w <= 0 && min_h <= 0) {  // no request: full size
-    min_w = w;
-    min_h = h;
-  }
-  for (int denom : {8, 4, 2, 1}) {
-    const int sw = (w + denom - 1) / denom, sh = (h + denom - 1) / denom;  // TJSCALED
-    if ((sw >= min_w && sh >= min_h) || denom == 1) {
-      out_w = sw;
-      out_h = sh;
-      return;
+  if (min_w <= 0 && min_h <= 0) return 1;  // no request: full size
+  auto side = [](int n, int d) { return (n + d - 1) / d; };  // TJSCALED
+  int denom = 1;
+  for (int d : {8, 4, 2}) {
+    if (side(w, d) >= min_w && side(h, d) >= min_h) {
+      denom = d;
+      break;
     }
   }
+  // Tiny images reach the same size at several factors: take the finest, as TurboJPEG does.
+  while (denom > 1 && side(w, denom / 2) == side(w, denom) && side(h, denom / 2) == side(h, denom)) denom /= 2;
+  return denom;
 }
 
-void ImageCodec::Impl::decode_jpeg(const uint8_t* data, size_t size, Image& out, int min_w,
-                                   int min_h) {
+void ImageCodec::scaled_size(int w, int h, int min_w, int min_h, int& out_w, int& out_h) {
+  const int d = scale_denominator(w, h, min_w, min_h);
+  out_w = (w + d - 1) / d;
+  out_h = (h + d - 1) / d;
+}
+
+void ImageCodec::Impl::decode_jpeg(const uint8_t* data, size_t size, Image& out, int denom) {
   int w = 0, h = 0, cs = 0;
   read_header(data, size, w, h, cs);
   const int orient = exif_orientation(data, size);
-  if (swaps_axes(orient)) std::swap(min_w, min_h);  // the request is in displayed axes
-  int sw = w, sh = h;
-  scaled_size(w, h, min_w, min_h, sw, sh);
+  const int sw = (w + denom - 1) / denom, sh = (h + denom - 1) / denom;
   const bool cmyk = cs == TJCS_CMYK || cs == TJCS_YCCK;
   const size_t pixels = size_t(sw) * size_t(sh);
   uint8_t* target;
@@ -332,10 +385,113 @@ void ImageCodec::Impl::decode_jpeg(const uint8_t* data, size_t size, Image& out,
 
 void ImageCodec::decode(const uint8_t* data, size_t size, Image& out, int min_w, int min_h) {
   switch (sniff_format(data, size)) {
-    case ImageFormat::kJpeg: return impl_->decode_jpeg(data, size, out, min_w, min_h);
+    case ImageFormat::kJpeg: {
+      const ImageInfo info = probe(data, size);  // the request is in displayed axes, as the sizes
+      return impl_->decode_jpeg(data, size, out, scale_denominator(info.width, info.height, min_w, min_h));
+    }
     case ImageFormat::kPng: return decode_png(data, size, out);
     default: fail(ErrorKind::kData, "not a JPEG or PNG image (unknown signature)");
   }
+}
+
+bool ImageCodec::Impl::decode_jpeg_window(const uint8_t* data, size_t size, int denom, int x0, int y0,
+                                          int x1, int y1, Image& out, Window& win) {
+  if (exif_orientation(data, size) != 1) return false;
+  if (!jdec_ready) {
+    jdec.err = jpeg_std_error(&jerr.mgr);
+    jerr.mgr.error_exit = &jpeg_fatal_cb;
+    jerr.mgr.emit_message = &jpeg_message_cb;
+    if (!jpeg_guard(jerr, [&] { jpeg_create_decompress(&jdec); }))
+      fail(ErrorKind::kInternal, "libjpeg: cannot create a decompressor: ", jerr.message);
+    jdec_ready = true;
+  }
+  jpeg_decompress_struct* ci = &jdec;
+  jerr.premature_end = false;
+  auto failed = [&] {
+    jpeg_abort_decompress(ci);
+    fail(ErrorKind::kData, "JPEG: ", jerr.message);
+  };
+  if (!jpeg_guard(jerr, [&] {
+        jpeg_mem_src(ci, data, (unsigned long)size);
+        jpeg_read_header(ci, TRUE);
+      }))
+    failed();
+  if (!sane_size(ci->image_width, ci->image_height)) {
+    jpeg_abort_decompress(ci);
+    fail(ErrorKind::kData, "JPEG: size ", ci->image_width, "x", ci->image_height,
+         " outside 1..65535 per side and ", kMaxPixels, " pixels");
+  }
+  if (ci->jpeg_color_space != JCS_YCbCr && ci->jpeg_color_space != JCS_GRAYSCALE) {
+    jpeg_abort_decompress(ci);
+    return false;  // CMYK, YCCK, RGB-coded: the whole-image path converts those
+  }
+  // What TurboJPEG asks libjpeg for in tjDecompress2, so the pixels are the same.
+  ci->out_color_space = JCS_RGB;
+  ci->scale_num = 1;
+  ci->scale_denom = unsigned(denom);
+  ci->dct_method = JDCT_ISLOW;
+  ci->do_fancy_upsampling = TRUE;
+  JDIMENSION xoff = 0, xlen = 0;
+  int row0 = 0, row1 = 0;
+  if (!jpeg_guard(jerr, [&] {
+        jpeg_start_decompress(ci);
+        // One iMCU of context beyond the window on every side: the upsampler's edge handling at
+        // a crop boundary then never reaches the pixels asked for.
+        const int mw = ci->max_h_samp_factor * ci->min_DCT_scaled_size;
+        const int mh = ci->max_v_samp_factor * ci->min_DCT_scaled_size;
+        const int fw = int(ci->output_width), fh = int(ci->output_height);
+        const int c0 = std::min(std::max(x0 - mw, 0), fw - 1), c1 = std::max(std::min(x1 + mw, fw), c0 + 1);
+        row0 = std::min(std::max(y0 - mh, 0), fh - 1);
+        row1 = std::max(std::min(y1 + mh, fh), row0 + 1);
+        xoff = JDIMENSION(c0);
+        xlen = JDIMENSION(c1 - c0);
+        if (xlen < ci->output_width) jpeg_crop_scanline(ci, &xoff, &xlen);
+      }))
+    failed();
+  win.full_w = int(ci->image_width + unsigned(denom) - 1) / denom;
+  win.full_h = int(ci->image_height + unsigned(denom) - 1) / denom;
+  OFA_ASSERT(int(ci->output_width) == int(xlen) && ci->output_components == 3, "libjpeg crop: width ",
+             ci->output_width, " for ", xlen, ", ", ci->output_components, " components");
+  win.x = int(xoff);
+  win.y = row0;
+  out.width = int(xlen);
+  out.height = row1 - row0;
+  const size_t stride = size_t(out.width) * 3;
+  out.rgb.resize(stride * size_t(out.height));
+  uint8_t* base = out.rgb.data();
+  if (!jpeg_guard(jerr, [&] {
+        if (row0 > 0) jpeg_skip_scanlines(ci, JDIMENSION(row0));
+        JSAMPROW rows[16];
+        while (int(ci->output_scanline) < row1) {
+          const int at = int(ci->output_scanline), n = std::min(16, row1 - at);
+          for (int i = 0; i < n; ++i) rows[i] = base + size_t(at - row0 + i) * stride;
+          jpeg_read_scanlines(ci, rows, JDIMENSION(n));
+        }
+      }))
+    failed();
+  jpeg_abort_decompress(ci);  // the rows below the window are never read
+  if (jerr.premature_end) fail(ErrorKind::kData, "JPEG: ", jerr.message);
+  return true;
+}
+
+Window ImageCodec::decode_window(const uint8_t* data, size_t size, int denom, int x0, int y0, int x1, int y1,
+                                 Image& out) {
+  const ImageFormat f = sniff_format(data, size);
+  OFA_ASSERT(denom == 1 || denom == 2 || denom == 4 || denom == 8, "decode_window: scale 1/", denom);
+  OFA_ASSERT(denom == 1 || f != ImageFormat::kPng, "decode_window: a PNG at scale 1/", denom);
+  OFA_ASSERT(x0 >= 0 && y0 >= 0 && x0 < x1 && y0 < y1, "decode_window: window [", x0, ", ", x1, ") x [", y0, ", ",
+             y1, ")");
+  Window win;
+  if (f == ImageFormat::kJpeg && impl_->decode_jpeg_window(data, size, denom, x0, y0, x1, y1, out, win)) {
+    OFA_ASSERT(win.x <= x0 && win.y <= y0 && x1 <= win.x + out.width && y1 <= win.y + out.height,
+               "decode_window: the decoded window misses the request");
+    return win;
+  }
+  if (f == ImageFormat::kJpeg) impl_->decode_jpeg(data, size, out, denom);
+  else decode(data, size, out);
+  win.full_w = out.width;
+  win.full_h = out.height;
+  return win;
 }
 
 std::vector<uint8_t> ImageCodec::encode_jpeg(const Image& img, int quality) {

@@ -35,6 +35,12 @@ struct Image {
   const uint8_t* pixel(int y, int x) const { return rgb.data() + (size_t(y) * width + x) * 3; }
 };
 
+/// Where the output of decode_window lies in the image decoded whole at the same scale.
+struct Window {
+  int x = 0, y = 0;            // output pixel (0, 0) is pixel (x, y) of the whole scaled image
+  int full_w = 0, full_h = 0;  // the whole scaled image's displayed size
+};
+
 /// Decodes and encodes; owns TurboJPEG handles, so one object per thread (no global state).
 class ImageCodec {
  public:
@@ -62,6 +68,19 @@ class ImageCodec {
   /// The displayed size a JPEG of displayed size (w, h) has after decode(..., min_w, min_h):
   /// what decode would produce, without decoding (for planning a crop).
   static void scaled_size(int w, int h, int min_w, int min_h, int& out_w, int& out_h);
+  /// The DCT scale 1/denom (denom 1, 2, 4 or 8) behind scaled_size: of the denominators that give
+  /// that size, the smallest (the one TurboJPEG picks for it).
+  static int scale_denominator(int w, int h, int min_w, int min_h);
+
+  /// Decodes, at scale 1/denom (a JPEG; a PNG only at 1), at least the displayed pixels
+  /// [x0, x1) x [y0, y1) of the scaled image, with the same values decode() gives them. A JPEG
+  /// stored upright (EXIF orientation 1) in YCbCr or grayscale is decoded only over the iMCU rows
+  /// and columns that cover the window plus one iMCU of context on each side (libjpeg's
+  /// jpeg_crop_scanline and jpeg_skip_scanlines), and reading stops after the window's last row:
+  /// a file cut short below the window decodes without error. Any other image is decoded whole.
+  /// The returned Window says where `out` lies.
+  Window decode_window(const uint8_t* data, size_t size, int denom, int x0, int y0, int x1, int y1,
+                       Image& out);
 
   /// Baseline JPEG, 4:2:0, of an RGB image (quality 1..100).
   std::vector<uint8_t> encode_jpeg(const Image& img, int quality);

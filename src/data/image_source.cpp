@@ -45,10 +45,11 @@ BatchJob ImageSource::make_job(const std::vector<int64_t>& rows, int resolution,
   job.out.images = torch::empty({job.size, 3, r, r}, torch::kFloat32);
   job.out.labels = torch::empty({job.size}, torch::kInt64);
   const auto& all = set_->labels();
+  int64_t* labels = job.out.labels.data_ptr<int64_t>();
   for (int64_t i = 0; i < job.size; ++i) {
     OFA_CHECK(rows[size_t(i)] >= 0 && rows[size_t(i)] < set_->size(), set_->source(), ": index ", rows[size_t(i)],
               " out of range");
-    job.out.labels[i] = all[size_t(rows[size_t(i)])];
+    labels[i] = all[size_t(rows[size_t(i)])];
   }
   job.fill = [set = set_, opt = options_, id = id_, rows, out = job.out.images, r, train, seed, epoch](int64_t b0,
                                                                                                     int64_t b1) {

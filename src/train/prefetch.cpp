@@ -18,27 +18,35 @@ BatchFeeder::BatchFeeder(TrainBatches& batches, const Coordinator& coord, const 
     loader_ = std::make_unique<data::Loader>(data::LoaderOptions{options_.threads, options_.prefetch});
 }
 
-void BatchFeeder::start_phase(int p, int64_t total_steps) {
+void BatchFeeder::start_phase(int p, int64_t total_steps, int64_t next_steps) {
   phase_ = p;
   total_steps_ = total_steps;
+  next_steps_ = p + 1 < int(phases_.size()) ? next_steps : 0;
 }
 
 BatchFeeder::Key BatchFeeder::next_after(const Key& k) {
   if (k.micro + 1 < batches_.grad_accum()) return {k.phase, k.step, k.micro + 1, k.resolution};
-  const int64_t s = k.step + 1;
-  if (res_phase_ != k.phase || res_step_ != s) {
-    res_ = coord_.sample(k.phase, phases_.at(size_t(k.phase)), s).resolution;
-    res_phase_ = k.phase;
+  int p = k.phase;
+  int64_t s = k.step + 1;
+  if (p == phase_ && s >= total_steps_) {  // the phase's last step: the next phase's first
+    ++p;
+    s = 0;
+  }
+  const bool planned = (p == phase_ && s < total_steps_) || (p == phase_ + 1 && s < next_steps_);
+  if (!planned) return {-1, 0, 0, 0};
+  if (res_phase_ != p || res_step_ != s) {
+    res_ = coord_.sample(p, phases_.at(size_t(p)), s).resolution;
+    res_phase_ = p;
     res_step_ = s;
   }
-  return {k.phase, s, 0, res_};
+  return {p, s, 0, res_};
 }
 
 void BatchFeeder::top_up(const Key& last) {
   Key k = in_flight_.empty() ? last : in_flight_.back();
   while (int(in_flight_.size()) < options_.prefetch) {
     k = next_after(k);
-    if (k.phase != phase_ || k.step >= total_steps_) return;  // the next phase starts synchronously
+    if (k.phase < 0) return;  // nothing planned after this: the rest starts on the spot
     const int64_t spe = batches_.steps_per_epoch();
     loader_->submit(k.hash(), batches_.job(batches_.epoch_key(k.phase, k.step), k.step % spe, k.micro, k.resolution));
     in_flight_.push_back(k);

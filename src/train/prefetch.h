@@ -1,11 +1,13 @@
 // BatchFeeder: the trainer's side of the prefetching loader. The plan of every step is a pure
 // function of (seed, phase, step) (Coordinator::sample computes locally what rank 0 broadcasts),
 // so while step t trains, the loader's workers already transform the micro-batches of steps
-// t+1, t+2, ... (data.prefetch of them) at their planned resolutions. get() hands out the batch
-// the trainer asks for: the prefetched one when it is the next in flight, else (a phase boundary,
-// a resume, a plan that differs) everything in flight is dropped and the batch is built on the
-// spot. Batches are the same either way, at any thread count. get() also measures how long the
-// trainer waited for data.
+// t+1, t+2, ... (data.prefetch of them) at their planned resolutions, on into the next phase's
+// first steps when the trainer has said how long that phase runs: its first batch is ready while
+// the phase-end validation and checkpoint run. get() hands out the batch the trainer asks for:
+// the prefetched one when it is the next in flight, else (a resume, a phase that ended early, a
+// plan that differs) everything in flight is dropped and the batch is built on the spot. Batches
+// are the same either way, at any thread count. get() also measures how long the trainer waited
+// for data.
 #pragma once
 #include <cstdint>
 #include <deque>
@@ -37,8 +39,9 @@ class BatchFeeder {
  public:
   BatchFeeder(TrainBatches& batches, const Coordinator& coord, const std::vector<PhaseConfig>& phases,
               FeederOptions options);
-  /// Phase p runs to total_steps: the lookahead stops there.
-  void start_phase(int p, int64_t total_steps);
+  /// Phase p runs to total_steps. With next_steps > 0 (the steps of phase p + 1) the lookahead
+  /// goes on into phase p + 1; with 0 it stops at the end of phase p.
+  void start_phase(int p, int64_t total_steps, int64_t next_steps = 0);
   /// Micro-batch `micro` of phase p's step s at `resolution` (the plan's).
   data::Batch get(int p, int64_t s, int micro, int resolution);
   /// Seconds get() blocked since the last call.
@@ -59,7 +62,8 @@ class BatchFeeder {
       return phase == o.phase && step == o.step && micro == o.micro && resolution == o.resolution;
     }
   };
-  Key next_after(const Key& k);  // the micro-batch the trainer asks for after k
+  /// The micro-batch the trainer asks for after k; phase -1 past the end of what is planned.
+  Key next_after(const Key& k);
   void top_up(const Key& last);
 
   TrainBatches& batches_;
@@ -69,7 +73,7 @@ class BatchFeeder {
   std::unique_ptr<data::Loader> loader_;
   std::deque<Key> in_flight_;
   int phase_ = -1;
-  int64_t total_steps_ = 0;
+  int64_t total_steps_ = 0, next_steps_ = 0;
   int res_phase_ = -1;     // the phase and step whose resolution res_ holds (a cache of coord_.sample)
   int64_t res_step_ = -1;
   int res_ = 0;

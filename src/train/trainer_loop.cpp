@@ -206,7 +206,9 @@ bool Trainer::State::run_phase(int p, int64_t s0) {
   info.epochs = sched.epochs;
   info.steps = sched.total_steps;
   for (auto& h : hooks) h->on_phase_start({p, phase, sched, s0});
-  feeder->start_phase(p, sched.total_steps);
+  // The lookahead runs on into the next phase's first steps (the phase-end validation and
+  // checkpoint then overlap its first batches).
+  feeder->start_phase(p, sched.total_steps, p + 1 < int(t.phases.size()) ? schedule(p + 1).total_steps : 0);
   data_window = DataWait{};
   bool interval_at_end = false;
   for (int64_t s = s0; s < sched.total_steps; ++s) {

@@ -182,6 +182,80 @@ TEST(ImageCodecJpeg, ScalingPicksSmallestCoveringFactor) {
   EXPECT_LT(err / (200 * 150 * 3), 2.0);
 }
 
+TEST(ImageCodecJpeg, WindowHoldsTheWholeDecodesPixels) {
+  // Windows of 4:2:0, 4:2:2, 4:4:4 and gray JPEGs, at every DCT scale, hold exactly the pixels the
+  // whole decode at that scale has there (the crop and the skipped rows change nothing).
+  const int w = 333, h = 251;
+  const Image ref = test_picture(w, h, 3);
+  std::vector<uint8_t> gray;
+  for (size_t i = 0; i < ref.rgb.size(); i += 3) gray.push_back(ref.rgb[i]);
+  const std::vector<std::vector<uint8_t>> jpegs = {
+      write_jpeg(w, h, TJPF_RGB, ref.rgb.data(), 90, TJSAMP_420),
+      write_jpeg(w, h, TJPF_RGB, ref.rgb.data(), 90, TJSAMP_422),
+      write_jpeg(w, h, TJPF_RGB, ref.rgb.data(), 90, TJSAMP_444), write_jpeg(w, h, TJPF_GRAY, gray.data(), 90)};
+  CounterRng rng(11, {2});
+  ImageCodec codec;
+  Image part;
+  int cropped = 0, compared = 0;
+  for (size_t j = 0; j < jpegs.size(); ++j) {
+    const auto& b = jpegs[j];
+    for (int d : {1, 2, 4, 8}) {
+      const int sw = (w + d - 1) / d, sh = (h + d - 1) / d;
+      ASSERT_EQ(ImageCodec::scale_denominator(w, h, sw, sh), d);
+      const Image whole = codec.decode(b.data(), b.size(), sw, sh);
+      ASSERT_EQ(whole.width, sw);
+      ASSERT_EQ(whole.height, sh);
+      for (int t = 0; t < 25; ++t) {
+        int x0 = int(rng.uniform_int(uint64_t(sw))), y0 = int(rng.uniform_int(uint64_t(sh)));
+        int x1 = x0 + 1 + int(rng.uniform_int(uint64_t(sw - x0))), y1 = y0 + 1 + int(rng.uniform_int(uint64_t(sh - y0)));
+        if (t == 0) x0 = y0 = 0, x1 = sw, y1 = sh;  // the whole image as a window
+        const Window win = codec.decode_window(b.data(), b.size(), d, x0, y0, x1, y1, part);
+        ASSERT_EQ(win.full_w, sw);
+        ASSERT_EQ(win.full_h, sh);
+        ASSERT_TRUE(win.x <= x0 && win.y <= y0 && x1 <= win.x + part.width && y1 <= win.y + part.height);
+        ASSERT_EQ(part.rgb.size(), size_t(part.width) * size_t(part.height) * 3);
+        if (size_t(part.width) * size_t(part.height) < size_t(sw) * size_t(sh)) ++cropped;
+        for (int y = y0; y < y1; ++y)
+          for (int x = x0; x < x1; ++x, ++compared)
+            ASSERT_EQ(std::memcmp(part.pixel(y - win.y, x - win.x), whole.pixel(y, x), 3), 0)
+                << "jpeg " << j << " at 1/" << d << ", window [" << x0 << ", " << x1 << ") x [" << y0 << ", " << y1
+                << "), pixel " << x << "," << y;
+      }
+    }
+  }
+  EXPECT_GT(cropped, 60);  // most windows decoded less than the whole image
+  EXPECT_GT(compared, 0);
+
+  // Rotated (EXIF) and CMYK JPEGs and PNGs come back whole, in displayed axes.
+  const auto rotated = with_exif_orientation(jpegs[0], 6);
+  Window win = codec.decode_window(rotated.data(), rotated.size(), 1, 10, 10, 20, 20, part);
+  EXPECT_EQ(win.x, 0);
+  EXPECT_EQ(win.y, 0);
+  EXPECT_EQ(part.width, h);
+  EXPECT_EQ(part.height, w);
+  std::vector<uint8_t> cmyk;
+  for (size_t i = 0; i < ref.rgb.size(); i += 3) cmyk.insert(cmyk.end(), {ref.rgb[i], ref.rgb[i + 1], ref.rgb[i + 2], 255});
+  const auto cmyk_jpeg = write_jpeg(w, h, TJPF_CMYK, cmyk.data(), 90);
+  win = codec.decode_window(cmyk_jpeg.data(), cmyk_jpeg.size(), 2, 10, 10, 20, 20, part);
+  EXPECT_EQ(part.width, (w + 1) / 2);
+  EXPECT_EQ(win.full_w, (w + 1) / 2);
+  EXPECT_EQ(diff(part, codec.decode(cmyk_jpeg.data(), cmyk_jpeg.size(), (w + 1) / 2, (h + 1) / 2)).max, 0);
+  const auto png = write_png(w, h, PNG_FORMAT_RGB, ref.rgb.data());
+  win = codec.decode_window(png.data(), png.size(), 1, 10, 10, 20, 20, part);
+  EXPECT_EQ(diff(part, ref).max, 0);
+
+  // A file cut short: a window above the cut decodes; one that reaches it is an error.
+  const auto& b = jpegs[0];
+  const std::vector<uint8_t> cut(b.begin(), b.begin() + std::ptrdiff_t(b.size() / 2));
+  win = codec.decode_window(cut.data(), cut.size(), 1, 0, 0, w, 16, part);
+  EXPECT_EQ(part.width, w);
+  expect_error([&] { codec.decode_window(cut.data(), cut.size(), 1, 0, h - 20, w, h, part); }, ErrorKind::kData,
+               {"Premature end"});
+  // ... and the decoder is fine afterwards.
+  codec.decode_window(b.data(), b.size(), 1, 0, h - 20, w, h, part);
+  EXPECT_EQ(part.height, 20 + 16);  // the window and one iMCU (16 rows at 4:2:0) above it
+}
+
 TEST(ImageCodecJpeg, EncodeRoundTripAndDamage) {
   const Image ref = test_picture(50, 40);
   ImageCodec codec;
@@ -209,13 +283,14 @@ TEST(ImageCodecJpeg, EncodeRoundTripAndDamage) {
 
 TEST(ImageCodecFuzz, MutatedInputsNeverCrash) {
   const auto jpeg = with_exif_orientation(write_jpeg(test_picture(32, 24), 80), 6);
+  const auto upright = write_jpeg(test_picture(32, 24), 80);
   const auto png = write_png(16, 8, PNG_FORMAT_RGB, test_picture(16, 8).rgb.data());
   CounterRng rng(7, {1});
   ImageCodec codec;
   Image out;
   int errors = 0;
   for (int round = 0; round < 3000; ++round) {
-    std::vector<uint8_t> b = (round % 3 == 2) ? png : jpeg;
+    std::vector<uint8_t> b = (round % 3 == 2) ? png : (round % 3 == 1) ? upright : jpeg;
     // Flip a few bytes, mostly in the headers (EXIF sits in the first ~50), then maybe truncate.
     const int flips = 1 + int(rng.uniform_int(4));
     for (int f = 0; f < flips; ++f) {
@@ -227,7 +302,15 @@ TEST(ImageCodecFuzz, MutatedInputsNeverCrash) {
     const int o = exif_orientation(b.data(), b.size());
     ASSERT_TRUE(o >= 1 && o <= 8);
     try {
-      codec.decode(b.data(), b.size(), out, 0, 0);
+      if (round % 3 == 1) {  // a window of an upright JPEG (the crop path), inside the size it claims
+        const ImageInfo info = codec.probe(b.data(), b.size());
+        const int d = 1 << (round % 4), sw = (info.width + d - 1) / d, sh = (info.height + d - 1) / d;
+        const int x1 = std::min(sw, 3), y1 = std::min(sh, 3);
+        const Window win = codec.decode_window(b.data(), b.size(), d, x1 - 1, y1 - 1, x1, y1, out);
+        ASSERT_TRUE(win.x + out.width >= x1 && win.y + out.height >= y1);
+      } else {
+        codec.decode(b.data(), b.size(), out, 0, 0);
+      }
       ASSERT_EQ(out.rgb.size(), size_t(out.width) * out.height * 3);
     } catch (const Error& e) {
       ASSERT_EQ(e.kind(), ErrorKind::kData) << e.what();

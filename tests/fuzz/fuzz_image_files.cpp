@@ -1,10 +1,11 @@
 // Fuzz targets for packed image folders (docs/data-format.md): `image` takes the bytes of one JPEG
-// or PNG file as a pack or the loader meets them, probes, decodes at full and scaled size and runs
-// the training and evaluation transforms; `exif` runs our own APP1/TIFF parser on the bytes after
-// a JPEG SOI; `image_pack` damages a valid pack structurally and reads it with ImageDataset. The
-// codec's errors do not name a file (the caller adds it), so for the first two the oracle is the
-// kind only: usage, data or I/O, never a crash, an internal error or another exception; and what
-// succeeds must be consistent (sizes, orientation in 1..8, labels in range).
+// or PNG file as a pack or the loader meets them, probes, runs the training and evaluation
+// transforms (which decode windows) and decodes at full and scaled size; `exif` runs our own
+// APP1/TIFF parser on the bytes after a JPEG SOI; `image_pack` damages a valid pack structurally
+// and reads it with ImageDataset. The codec's errors do not name a file (the caller adds it), so
+// for the first two the oracle is the kind only: usage, data or I/O, never a crash, an internal
+// error or another exception; and what succeeds must be consistent (sizes, orientation in 1..8,
+// labels in range).
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -30,6 +31,20 @@ OFA_FUZZ_TARGET(image) {
     const ofa::data::ImageInfo info = codec.probe(data, size);
     if (info.width <= 0 || info.height <= 0) std::abort();
     if (int64_t(info.width) * info.height > kDecodeLimit) return;
+    // The transforms first, on every input the probe accepts: they decode only a window of the
+    // image and stop reading below it, a path the whole-image decode below does not take.
+    ofa::data::Augmenter aug;
+    const int res = 1 + (size > 0 ? data[size - 1] % 48 : 0);
+    std::vector<float> out(size_t(3) * res * res);
+    auto tolerate = [](auto&& f) {  // bad input may end a transform; only as an error of its kind
+      try {
+        f();
+      } catch (const ofa::Error& e) {
+        if (e.kind() == ofa::ErrorKind::kInternal) throw;
+      }
+    };
+    tolerate([&] { aug.train(data, size, res, {7, 1, size}, out.data()); });
+    tolerate([&] { aug.eval(data, size, res, out.data()); });
     ofa::data::Image img;
     codec.decode(data, size, img);
     if (img.width != info.width || img.height != info.height ||
@@ -37,11 +52,6 @@ OFA_FUZZ_TARGET(image) {
       std::abort();
     codec.decode(data, size, img, info.width / 3, info.height / 5);  // a DCT-scaled decode
     if (img.width < info.width / 3 || img.height < info.height / 5) std::abort();
-    ofa::data::Augmenter aug;
-    const int res = 1 + (size > 0 ? data[size - 1] % 48 : 0);
-    std::vector<float> out(size_t(3) * res * res);
-    aug.train(data, size, res, {7, 1, size}, out.data());
-    aug.eval(data, size, res, out.data());
   });
 }
 
