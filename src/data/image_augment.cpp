@@ -177,14 +177,15 @@ inline void store_bytes(const float* a, size_t n, uint8_t* o) {
 }
 
 /// Horizontal pass: `rows` rows of `in` (row stride in_stride bytes; column c of the taps is at
-/// in + (c - col0) * 3) to rows of out_w RGB pixels at `out` (stride out_w * 3). A pixel is read
+/// in + (c - col0) * 3) to rows of out_w RGB pixels at `out` (stride out_w * 3), mirrored left to
+/// right when `mirror` (the horizontal flip, for free). A pixel is read
 /// as 4 bytes (its spare lane is dropped); `in_end` bounds the buffer, and the pixel that ends it
 /// is read channel by channel. Per channel the sums are those of the scalar loop, in its order.
 void horizontal_pass(const uint8_t* in, size_t in_stride, const uint8_t* in_end, int rows, const Taps& tx,
-                     int col0, int out_w, uint8_t* out) {
+                     int col0, int out_w, bool mirror, uint8_t* out) {
   for (int y = 0; y < rows; ++y) {
     const uint8_t* src = in + size_t(y) * in_stride;
-    uint8_t* o = out + size_t(y) * size_t(out_w) * 3;
+    uint8_t* row = out + size_t(y) * size_t(out_w) * 3;
     for (int x = 0; x < out_w; ++x) {
       const float* wt = &tx.w[size_t(x) * size_t(tx.stride)];
       const int n = tx.count[size_t(x)];
@@ -193,7 +194,7 @@ void horizontal_pass(const uint8_t* in, size_t in_stride, const uint8_t* in_end,
       int k = 0;
       for (; k < n && p + 4 <= in_end; ++k, p += 3) acc += wt[k] * load_pixel(p);
       for (; k < n; ++k, p += 3) acc += wt[k] * v4f{float(p[0]), float(p[1]), float(p[2]), 0.0f};
-      store_rgb(acc, o + 3 * x);
+      store_rgb(acc, row + 3 * size_t(mirror ? out_w - 1 - x : x));
     }
   }
 }
@@ -244,8 +245,8 @@ struct Resampler {
   }
 
   /// Resamples from `src`, whose pixel (0, 0) is pixel (ox, oy) of the full source and which
-  /// covers [col_lo, col_hi) x [row_lo, row_hi).
-  void run(const Image& src, int ox, int oy, Image& out) {
+  /// covers [col_lo, col_hi) x [row_lo, row_hi); `mirror` flips the result left to right.
+  void run(const Image& src, int ox, int oy, bool mirror, Image& out) {
     const int out_w = int(tx.start.size()), out_h = int(ty.start.size());
     OFA_ASSERT(ox <= col_lo && oy <= row_lo && col_hi <= ox + src.width && row_hi <= oy + src.height,
                "resize: the source window misses the taps");
@@ -264,13 +265,13 @@ struct Resampler {
     if (cost_h_first <= cost_v_first) {
       mid.resize(size_t(row_hi - row_lo) * out_stride);
       horizontal_pass(src.rgb.data() + size_t(row_lo - oy) * src_stride, src_stride, src_end, row_hi - row_lo, tx,
-                      ox, out_w, mid.data());
+                      ox, out_w, mirror, mid.data());
       vertical_pass(mid.data(), out_stride, out_stride, ty, row_lo, out_h, out.rgb.data(), acc);
     } else {
       const size_t len = size_t(col_hi - col_lo) * 3;
       mid.resize(size_t(out_h) * len);
       vertical_pass(src.rgb.data() + size_t(col_lo - ox) * 3, src_stride, len, ty, oy, out_h, mid.data(), acc);
-      horizontal_pass(mid.data(), len, mid.data() + mid.size(), out_h, tx, col_lo, out_w, out.rgb.data());
+      horizontal_pass(mid.data(), len, mid.data() + mid.size(), out_h, tx, col_lo, out_w, mirror, out.rgb.data());
     }
   }
 };
@@ -281,7 +282,7 @@ void resize_region(const Image& src, double x0, double y0, double w, double h, i
             "resize: ", src.width, "x", src.height, " region ", w, "x", h, " -> ", out_w, "x", out_h);
   Resampler r;
   r.plan(src.width, src.height, x0, y0, w, h, out_w, out_h);
-  r.run(src, 0, 0, out);
+  r.run(src, 0, 0, /*mirror=*/false, out);
 }
 
 Augmenter::Augmenter(AugmentOptions options) : options_(options), resampler_(std::make_unique<Resampler>()) {
@@ -296,7 +297,7 @@ Augmenter::Augmenter(AugmentOptions options) : options_(options), resampler_(std
 Augmenter::~Augmenter() = default;
 
 void Augmenter::crop(const uint8_t* bytes, size_t size, const ImageInfo& info, double x0, double y0, double w,
-                     double h, int min_w, int min_h, int res) {
+                     double h, int min_w, int min_h, int res, bool mirror) {
   // Decode at the coarsest DCT scale that still gives the region res x res pixels, and only the
   // part of the image the resampling taps read.
   const int d = info.format == ImageFormat::kJpeg ? ImageCodec::scale_denominator(info.width, info.height, min_w, min_h)
@@ -307,7 +308,7 @@ void Augmenter::crop(const uint8_t* bytes, size_t size, const ImageInfo& info, d
   const Window win = codec_.decode_window(bytes, size, d, r.col_lo, r.row_lo, r.col_hi, r.row_hi, decoded_);
   OFA_CHECK_KIND(kData, win.full_w == sw && win.full_h == sh, "decoded size ", win.full_w, "x", win.full_h,
                  " differs from the header's ", sw, "x", sh);
-  resampler_->run(decoded_, win.x, win.y, crop_);
+  resampler_->run(decoded_, win.x, win.y, mirror, crop_);
 }
 
 void Augmenter::train(const uint8_t* bytes, size_t size, int res, const ImageKey& key, float* out) {
@@ -317,7 +318,7 @@ void Augmenter::train(const uint8_t* bytes, size_t size, int res, const ImageKey
   // The smallest decode in which the crop still covers res x res output pixels.
   const int min_w = int(std::ceil(double(info.width) * res / p.w));
   const int min_h = int(std::ceil(double(info.height) * res / p.h));
-  crop(bytes, size, info, p.x, p.y, p.w, p.h, min_w, min_h, res);
+  crop(bytes, size, info, p.x, p.y, p.w, p.h, min_w, min_h, res, p.flip);
   finish(p, res, out);
 }
 
@@ -327,13 +328,14 @@ void Augmenter::eval(const uint8_t* bytes, size_t size, int res, float* out) {
   const EvalRegion r = eval_region(info.width, info.height, res, options_);
   const int min_w = int(std::ceil(info.width * res / r.w - 1e-9));
   const int min_h = int(std::ceil(info.height * res / r.h - 1e-9));
-  crop(bytes, size, info, r.x0, r.y0, r.w, r.h, min_w, min_h, res);
+  crop(bytes, size, info, r.x0, r.y0, r.w, r.h, min_w, min_h, res, /*mirror=*/false);
   finish(TrainParams{}, res, out);
 }
 
 void Augmenter::finish(const TrainParams& p, int res, float* out) {
-  // Row by row: de-interleave (and mirror) into three float rows, then plain loops over arrays,
-  // which the compiler vectorises; the jitter order is ColorJitter's drawn order.
+  // Row by row (crop_ is mirrored already when p.flip): de-interleave into three float rows, then
+  // plain loops over arrays, which the compiler vectorises; the jitter order is ColorJitter's
+  // drawn order.
   const size_t plane = size_t(res) * size_t(res);
   row_.resize(size_t(res) * 3);
   float* r = row_.data();
@@ -364,10 +366,9 @@ void Augmenter::finish(const TrainParams& p, int res, float* out) {
   for (int y = 0; y < res; ++y) {
     const uint8_t* row = crop_.rgb.data() + size_t(y) * size_t(res) * 3;
     for (int x = 0; x < res; ++x) {
-      const uint8_t* px = row + size_t(p.flip ? res - 1 - x : x) * 3;
-      r[x] = px[0];
-      g[x] = px[1];
-      b[x] = px[2];
+      r[x] = row[3 * x];
+      g[x] = row[3 * x + 1];
+      b[x] = row[3 * x + 2];
     }
     if (sf != 1.0f && p.saturation_first) saturate();
     if (bf != 1.0f) brighten();

@@ -76,14 +76,16 @@ class Augmenter {
   /// Evaluation transform (no randomness), same output layout.
   void eval(const uint8_t* bytes, size_t size, int res, float* out);
 
-  /// The RGB8 res x res image before flip/jitter/normalisation (for tests and inspection).
+  /// The RGB8 res x res image after the crop and flip, before jitter and normalisation (for tests
+  /// and inspection).
   const Image& last_crop() const { return crop_; }
   const AugmentOptions& options() const { return options_; }
 
  private:
-  /// crop_ = the region (full-size pixels) resampled to res x res, decoding no more than needed.
+  /// crop_ = the region (full-size pixels) resampled to res x res, mirrored if asked, decoding
+  /// no more than needed.
   void crop(const uint8_t* bytes, size_t size, const ImageInfo& info, double x0, double y0, double w, double h,
-            int min_w, int min_h, int res);
+            int min_w, int min_h, int res, bool mirror);
   void finish(const TrainParams& p, int res, float* out);
 
   AugmentOptions options_;

@@ -7,6 +7,9 @@
 #include <ATen/Parallel.h>
 #include <omp.h>
 
+#include <pthread.h>
+#include <sched.h>
+
 #include <algorithm>
 
 #include "core/error.h"
@@ -85,6 +88,15 @@ void Loader::work() {
   // keep this thread's ops serial.
   at::internal::lazy_init_num_threads();
   omp_set_num_threads(1);
+#ifdef SCHED_BATCH
+  // Throughput work: a worker woken by submit() must not preempt the training thread when they
+  // share a core (a rank bound to one core, the default under mpirun). Under SCHED_OTHER it did,
+  // and the whole fill showed up as data wait inside get(); as a batch thread it runs in its fair
+  // share of the step instead. A hint: where the policy cannot be set, nothing changes.
+  sched_param normal{};
+  normal.sched_priority = 0;
+  (void)pthread_setschedparam(pthread_self(), SCHED_BATCH, &normal);
+#endif
   std::unique_lock<std::mutex> lock(mu_);
   for (;;) {
     std::shared_ptr<Slot> slot;

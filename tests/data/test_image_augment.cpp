@@ -1,11 +1,13 @@
 // Augmentation: RandomResizedCrop draws deterministic per (seed, epoch, index) and inside
 // torchvision's bounds (scale, ratio, fallback centre crop); flip and jitter factors in range;
-// the output equals normalise(jitter(flip(crop))) recomputed here from the crop; decoding at a
+// the crop is the whole decode's resampled region, mirrored when flipped, byte for byte; the
+// output equals normalise(jitter(crop)) recomputed here from the crop; decoding at a
 // DCT scale gives the same picture as a full decode; threads agree; the eval transform crops
 // the centre at the shape torchvision's Resize + CenterCrop give.
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <thread>
 
 #include "data/image_augment.h"
@@ -85,13 +87,13 @@ TEST(ImageAugment, ResizeIdentityAndConstant) {
   for (int x = 1; x < 17; ++x) EXPECT_EQ(out.pixel(5, x)[0], 150) << x;
 }
 
-/// normalise(jitter(flip(crop))) recomputed from the crop, in ColorJitter's drawn order.
+/// normalise(jitter(crop)) recomputed from the (already flipped) crop, in ColorJitter's drawn order.
 std::vector<float> expected_output(const Image& crop, const TrainParams& p, const AugmentOptions& o) {
   const int res = crop.width;
   std::vector<float> out(size_t(3) * res * res);
   for (int y = 0; y < res; ++y)
     for (int x = 0; x < res; ++x) {
-      const uint8_t* px = crop.pixel(y, p.flip ? res - 1 - x : x);
+      const uint8_t* px = crop.pixel(y, x);
       double v[3] = {double(px[0]), double(px[1]), double(px[2])};
       auto sat = [&] {
         const double g = 0.299 * v[0] + 0.587 * v[1] + 0.114 * v[2];
@@ -116,6 +118,18 @@ TEST(ImageAugment, TrainOutputIsNormalisedJitteredCrop) {
     aug.train(jpeg.data(), jpeg.size(), res, key, out.data());
     const TrainParams p = draw_train_params(300, 200, aug.options(), key);
     ASSERT_EQ(aug.last_crop().width, res);
+    // The crop is the whole image decoded at the same DCT scale, resampled, mirrored when the draw
+    // says flip: byte for byte (the augmenter decodes only a window of it).
+    const int min_w = int(std::ceil(300.0 * res / p.w)), min_h = int(std::ceil(200.0 * res / p.h));
+    const int d = ImageCodec::scale_denominator(300, 200, min_w, min_h);
+    ImageCodec codec;
+    Image whole, ref;
+    codec.decode(jpeg.data(), jpeg.size(), whole, min_w, min_h);
+    resize_region(whole, double(p.x) / d, double(p.y) / d, double(p.w) / d, double(p.h) / d, res, res, ref);
+    for (int y = 0; y < res; ++y)
+      for (int x = 0; x < res; ++x)
+        ASSERT_EQ(std::memcmp(aug.last_crop().pixel(y, x), ref.pixel(y, p.flip ? res - 1 - x : x), 3), 0)
+            << "image " << i << " (flip " << p.flip << ", scale 1/" << d << ") pixel " << x << "," << y;
     const std::vector<float> want = expected_output(aug.last_crop(), p, aug.options());
     double worst = 0;
     for (size_t k = 0; k < out.size(); ++k) worst = std::max(worst, double(std::abs(out[k] - want[k])));

@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <sched.h>
+
 #include <atomic>
 #include <filesystem>
 #include <fstream>
@@ -217,6 +219,25 @@ TEST(Batches, AWorkersExceptionReachesTakeWithItsKindAndMessage) {
   EXPECT_EQ(loader.pending(), std::vector<uint64_t>{9});
   // The destructor drops batch 9 and joins: no hang (ctest's timeout would say otherwise).
 }
+
+#ifdef SCHED_BATCH
+TEST(Batches, WorkersRunAsBatchThreadsSoTheyDoNotPreemptTheTrainer) {
+  // Every chunk of a job runs on a thread whose policy is SCHED_BATCH; the caller's is unchanged.
+  const int caller = sched_getscheduler(0);
+  data::Loader loader({2, 2});
+  data::BatchJob j;
+  j.size = 8;
+  j.grain = 1;
+  j.out.images = torch::zeros({8}, torch::kInt32);
+  j.fill = [out = j.out.images](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) out[i] = sched_getscheduler(0);  // 0: the calling thread
+  };
+  loader.submit(1, std::move(j));
+  const auto policies = loader.take(1).images;
+  for (int64_t i = 0; i < 8; ++i) EXPECT_EQ(policies[i].item<int>(), SCHED_BATCH) << "chunk " << i;
+  EXPECT_EQ(sched_getscheduler(0), caller);
+}
+#endif
 
 TEST(Batches, TrainerWritesTheDataWaitToMetrics) {
   auto& comm = test_comm();
