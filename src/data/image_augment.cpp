@@ -14,6 +14,7 @@
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
+#include <xmmintrin.h>
 #endif
 
 #include "core/error.h"
@@ -199,6 +200,64 @@ void horizontal_pass(const uint8_t* in, size_t in_stride, const uint8_t* in_end,
   }
 }
 
+/// r[x], g[x], b[x] = pixel x of the RGB row `row` as floats, for x < n; `avail` bytes can be read
+/// from `row` (4 pixels at a time read 13 bytes).
+inline void deinterleave_row(const uint8_t* row, int n, size_t avail, float* r, float* g, float* b) {
+  int x = 0;
+#if defined(__SSE2__)
+  for (; x + 4 <= n && size_t(3 * x + 13) <= avail; x += 4) {
+    __m128 p0 = __m128(load_pixel(row + 3 * x)), p1 = __m128(load_pixel(row + 3 * x + 3));
+    __m128 p2 = __m128(load_pixel(row + 3 * x + 6)), p3 = __m128(load_pixel(row + 3 * x + 9));
+    _MM_TRANSPOSE4_PS(p0, p1, p2, p3);  // p0: 4 reds, p1: 4 greens, p2: 4 blues
+    _mm_storeu_ps(r + x, p0);
+    _mm_storeu_ps(g + x, p1);
+    _mm_storeu_ps(b + x, p2);
+  }
+#endif
+  for (; x < n; ++x) {
+    r[x] = row[3 * x];
+    g[x] = row[3 * x + 1];
+    b[x] = row[3 * x + 2];
+  }
+}
+
+/// Taps of one axis padded to exactly `stride` each: the same weights, shifted right by zeros in
+/// front (or followed by zeros) so that start + stride stays inside the readable [lo, hi). A
+/// zero tap adds +0 to a sum that is at least 0.5, so the sums are bit-identical to the unpadded
+/// ones. False when the readable range is narrower than the stride.
+bool pad_taps(const Taps& t, int lo, int hi, std::vector<int>& start, std::vector<float>& w) {
+  const int s = t.stride, n = int(t.start.size());
+  if (hi - lo < s) return false;
+  start.resize(size_t(n));
+  w.assign(size_t(n) * size_t(s), 0.0f);
+  for (int i = 0; i < n; ++i) {
+    const int first = t.start[size_t(i)], count = t.count[size_t(i)];
+    const int at = std::max(lo, std::min(first, hi - s));  // first - at zeros in front
+    start[size_t(i)] = at;
+    for (int k = 0; k < count; ++k) w[size_t(i) * size_t(s) + size_t(first - at + k)] = t.w[size_t(i) * size_t(s) + size_t(k)];
+  }
+  return true;
+}
+
+/// horizontal_pass over taps padded to S (pad_taps): a loop the compiler unrolls, no count to
+/// branch on. Every pixel is read as 4 bytes: the caller keeps the byte after the last tap of
+/// the last row inside the buffer (it runs that row through horizontal_pass).
+template <int S>
+void horizontal_pass_fixed(const uint8_t* in, size_t in_stride, int rows, const std::vector<int>& start,
+                           const std::vector<float>& w, int col0, int out_w, bool mirror, uint8_t* out) {
+  for (int y = 0; y < rows; ++y) {
+    const uint8_t* src = in + size_t(y) * in_stride;
+    uint8_t* row = out + size_t(y) * size_t(out_w) * 3;
+    for (int x = 0; x < out_w; ++x) {
+      const float* wt = &w[size_t(x) * S];
+      const uint8_t* p = src + size_t(start[size_t(x)] - col0) * 3;
+      v4f acc = {0.5f, 0.5f, 0.5f, 0.5f};
+      for (int k = 0; k < S; ++k) acc += wt[k] * load_pixel(p + 3 * k);
+      store_rgb(acc, row + 3 * size_t(mirror ? out_w - 1 - x : x));
+    }
+  }
+}
+
 /// Vertical pass: out row y = sum over the taps of in rows (tap row r at in + (r - row0) *
 /// in_stride), `len` bytes each; vectorised across the row.
 void vertical_pass(const uint8_t* in, size_t in_stride, size_t len, const Taps& ty, int row0,
@@ -236,6 +295,27 @@ struct Resampler {
   int col_lo = 0, col_hi = 0, row_lo = 0, row_hi = 0;
   std::vector<uint8_t> mid;
   std::vector<float> acc;
+  std::vector<int> padded_start;  // tx padded to its stride (pad_taps)
+  std::vector<float> padded_w;
+
+  /// The horizontal pass over `rows` rows whose readable columns are [lo, hi): the unrolled pass
+  /// for the common strides (3, 5, 7: scale factors up to 3), the counted one otherwise and for
+  /// the last row.
+  void horizontal(const uint8_t* in, size_t in_stride, const uint8_t* in_end, int rows, int lo, int hi, int col0,
+                  bool mirror, uint8_t* out) {
+    const int out_w = int(tx.start.size());
+    const int s = tx.stride;
+    if (rows > 1 && (s == 3 || s == 5 || s == 7) && pad_taps(tx, lo, hi, padded_start, padded_w)) {
+      const int body = rows - 1;
+      if (s == 3) horizontal_pass_fixed<3>(in, in_stride, body, padded_start, padded_w, col0, out_w, mirror, out);
+      if (s == 5) horizontal_pass_fixed<5>(in, in_stride, body, padded_start, padded_w, col0, out_w, mirror, out);
+      if (s == 7) horizontal_pass_fixed<7>(in, in_stride, body, padded_start, padded_w, col0, out_w, mirror, out);
+      in += size_t(body) * in_stride;
+      out += size_t(body) * size_t(out_w) * 3;
+      rows = 1;
+    }
+    horizontal_pass(in, in_stride, in_end, rows, tx, col0, out_w, mirror, out);
+  }
 
   void plan(int full_w, int full_h, double x0, double y0, double w, double h, int out_w, int out_h) {
     compute_taps(x0, w, full_w, out_w, tx);
@@ -264,14 +344,14 @@ struct Resampler {
         double(out_h) * out_w * tx.stride + 0.25 * out_h * 3.0 * (col_hi - col_lo) * ty.stride;
     if (cost_h_first <= cost_v_first) {
       mid.resize(size_t(row_hi - row_lo) * out_stride);
-      horizontal_pass(src.rgb.data() + size_t(row_lo - oy) * src_stride, src_stride, src_end, row_hi - row_lo, tx,
-                      ox, out_w, mirror, mid.data());
+      horizontal(src.rgb.data() + size_t(row_lo - oy) * src_stride, src_stride, src_end, row_hi - row_lo, ox,
+                 ox + src.width, ox, mirror, mid.data());
       vertical_pass(mid.data(), out_stride, out_stride, ty, row_lo, out_h, out.rgb.data(), acc);
     } else {
       const size_t len = size_t(col_hi - col_lo) * 3;
       mid.resize(size_t(out_h) * len);
       vertical_pass(src.rgb.data() + size_t(col_lo - ox) * 3, src_stride, len, ty, oy, out_h, mid.data(), acc);
-      horizontal_pass(mid.data(), len, mid.data() + mid.size(), out_h, tx, col_lo, out_w, mirror, out.rgb.data());
+      horizontal(mid.data(), len, mid.data() + mid.size(), out_h, col_lo, col_hi, col_lo, mirror, out.rgb.data());
     }
   }
 };
@@ -365,11 +445,7 @@ void Augmenter::finish(const TrainParams& p, int res, float* out) {
   };
   for (int y = 0; y < res; ++y) {
     const uint8_t* row = crop_.rgb.data() + size_t(y) * size_t(res) * 3;
-    for (int x = 0; x < res; ++x) {
-      r[x] = row[3 * x];
-      g[x] = row[3 * x + 1];
-      b[x] = row[3 * x + 2];
-    }
+    deinterleave_row(row, res, size_t(crop_.rgb.data() + crop_.rgb.size() - row), r, g, b);
     if (sf != 1.0f && p.saturation_first) saturate();
     if (bf != 1.0f) brighten();
     if (sf != 1.0f && !p.saturation_first) saturate();
