@@ -276,7 +276,9 @@ struct ImageCodec::Impl {
     fail(ErrorKind::kData, what, why);
   }
   void read_header(const uint8_t* data, size_t size, int& w, int& h, int& cs);
-  void decode_jpeg(const uint8_t* data, size_t size, Image& out, int denom);
+  /// The whole JPEG at scale 1/denom; denom 0: the scale for a request of min_w x min_h
+  /// displayed pixels (scale_denominator, once the header is read).
+  void decode_jpeg(const uint8_t* data, size_t size, Image& out, int denom, int min_w = 0, int min_h = 0);
   /// The libjpeg window decode; false when the image needs the whole-image path (not upright,
   /// or CMYK/YCCK).
   bool decode_jpeg_window(const uint8_t* data, size_t size, int denom, int x0, int y0, int x1,
@@ -341,10 +343,12 @@ void ImageCodec::scaled_size(int w, int h, int min_w, int min_h, int& out_w, int
   out_h = (h + d - 1) / d;
 }
 
-void ImageCodec::Impl::decode_jpeg(const uint8_t* data, size_t size, Image& out, int denom) {
+void ImageCodec::Impl::decode_jpeg(const uint8_t* data, size_t size, Image& out, int denom, int min_w, int min_h) {
   int w = 0, h = 0, cs = 0;
   read_header(data, size, w, h, cs);
   const int orient = exif_orientation(data, size);
+  if (denom == 0)  // the request is in displayed axes
+    denom = swaps_axes(orient) ? scale_denominator(h, w, min_w, min_h) : scale_denominator(w, h, min_w, min_h);
   const int sw = (w + denom - 1) / denom, sh = (h + denom - 1) / denom;
   const bool cmyk = cs == TJCS_CMYK || cs == TJCS_YCCK;
   const size_t pixels = size_t(sw) * size_t(sh);
@@ -385,10 +389,7 @@ void ImageCodec::Impl::decode_jpeg(const uint8_t* data, size_t size, Image& out,
 
 void ImageCodec::decode(const uint8_t* data, size_t size, Image& out, int min_w, int min_h) {
   switch (sniff_format(data, size)) {
-    case ImageFormat::kJpeg: {
-      const ImageInfo info = probe(data, size);  // the request is in displayed axes, as the sizes
-      return impl_->decode_jpeg(data, size, out, scale_denominator(info.width, info.height, min_w, min_h));
-    }
+    case ImageFormat::kJpeg: return impl_->decode_jpeg(data, size, out, /*denom=*/0, min_w, min_h);
     case ImageFormat::kPng: return decode_png(data, size, out);
     default: fail(ErrorKind::kData, "not a JPEG or PNG image (unknown signature)");
   }
