@@ -90,6 +90,25 @@ std::vector<std::string> image_pack_splits(const std::string& prefix) {
   return read_splits(f.get(), index);
 }
 
+std::vector<std::string> image_pack_files(const std::string& prefix) {
+  const std::string index = image_pack_index_path(prefix);
+  std::error_code ec;
+  OFA_CHECK(fs::is_regular_file(index, ec), index, ": no such file");
+  const fs::path dir = fs::path(index).parent_path();
+  std::vector<std::string> files{index};
+  std::lock_guard<std::mutex> lock(hdf5_mutex());
+  h5::Id f = open_readonly(index);
+  for (const std::string& split : read_splits(f.get(), index)) {
+    h5::Id g = img_h5::open_group(f.get(), split.c_str(), index);
+    for (const std::string& name : img_h5::read_strings(g.get(), "shard_files", index + ": /" + split)) {
+      OFA_CHECK_KIND(kData, !name.empty() && name.find('/') == std::string::npos, index, ": shard file name '", name,
+                     "' is not a plain file name");
+      files.push_back((dir / name).string());
+    }
+  }
+  return files;
+}
+
 struct ImageDataset::Impl {
   std::string index, split;
   std::vector<std::string> class_names;

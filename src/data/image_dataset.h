@@ -23,6 +23,9 @@ bool is_image_pack(const std::string& path);
 
 /// The splits a pack holds, from its index ("train" and, when packed, "val").
 std::vector<std::string> image_pack_splits(const std::string& prefix);
+/// Every file of a pack: its index, then each split's shards as the index names them (in the
+/// index's directory). Nothing else that shares the prefix.
+std::vector<std::string> image_pack_files(const std::string& prefix);
 
 /// One split ("train" or "val") of a packed image set. Thread-safe after construction: every
 /// accessor is const and encoded() uses pread on descriptors opened here.

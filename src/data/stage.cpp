@@ -1,38 +1,24 @@
 // Node-local staging (see stage.h): std::filesystem copies, size + mtime as the identity of a file.
 #include "data/stage.h"
 
-#include <algorithm>
 #include <filesystem>
 #include <system_error>
 
 #include <unistd.h>
 
 #include "core/error.h"
+#include "data/image_dataset.h"
 
 namespace ofa::data {
 
 namespace fs = std::filesystem;
 
 std::vector<std::string> packed_files(const std::string& source) {
-  // PREFIX.h5 of a packed image set names its shards PREFIX-<split>-<n>.h5: stage them too.
-  const bool h5 = source.size() > 3 && source.compare(source.size() - 3, 3, ".h5") == 0;
-  const std::string stem_path = h5 ? source.substr(0, source.size() - 3) : source;
-  if (fs::is_regular_file(source) && !(h5 && fs::exists(stem_path + "-train-00000.h5"))) return {source};
-  const fs::path prefix(stem_path);
-  const fs::path dir = prefix.has_parent_path() ? prefix.parent_path() : fs::path(".");
-  const std::string stem = prefix.filename().string();
-  std::vector<std::string> files;
+  if (is_image_pack(source)) return image_pack_files(source);  // what its index names, nothing else
   std::error_code ec;
-  if (!stem.empty() && fs::is_directory(dir, ec)) {
-    for (const auto& e : fs::directory_iterator(dir, ec)) {
-      const std::string name = e.path().filename().string();
-      const bool ours = name == stem + ".h5" || name.compare(0, stem.size() + 1, stem + "-") == 0;
-      if (e.is_regular_file() && ours && name.find(".tmp") == std::string::npos) files.push_back(e.path().string());
-    }
-  }
-  OFA_CHECK(!files.empty(), "data.stage_dir: ", source, " is neither a packed file nor the prefix of packed shards");
-  std::sort(files.begin(), files.end());
-  return files;
+  OFA_CHECK(fs::is_regular_file(source, ec), "data.stage_dir: ", source,
+            " is neither a packed file nor the prefix of a packed image set");
+  return {source};
 }
 
 namespace {

@@ -10,7 +10,7 @@
 namespace ofa::data {
 
 /// The packed files of `source`: the file itself, or for a packed image set (PREFIX or PREFIX.h5)
-/// the index PREFIX.h5 and its shards PREFIX-*, sorted.
+/// the index PREFIX.h5 and the shards it names (image_pack_files).
 std::vector<std::string> packed_files(const std::string& source);
 
 struct StageResult {

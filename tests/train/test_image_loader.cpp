@@ -160,6 +160,9 @@ TEST(Batches, ADamagedImageEndsGetWithItsIndexAndPath) {
 TEST(Batches, StagingAPackCopiesIndexAndShardsOnce) {
   const std::string prefix = packed_tree("stage");
   const std::string dir = (fs::path(prefix).parent_path() / "stage").string();
+  // Files that only share the prefix are not the pack's: not staged.
+  std::ofstream(prefix + "-notes.txt") << "not a shard\n";
+  std::ofstream(prefix + "-train-00001.h5.tmp") << "an interrupted pack's leftover\n";
   for (const std::string& named : {prefix, prefix + ".h5"}) {
     const auto first = data::stage_packed(named, dir, /*copy=*/true);
     EXPECT_EQ(first.copied + first.kept, 3) << named;  // PREFIX.h5, PREFIX-train-00000.h5, PREFIX-val-00000.h5
@@ -169,5 +172,6 @@ TEST(Batches, StagingAPackCopiesIndexAndShardsOnce) {
     EXPECT_EQ(data::ImageDataset(again.source, "train").size(), 36);
     EXPECT_EQ(data::stage_packed(named, dir, /*copy=*/false).source, again.source);
   }
+  EXPECT_FALSE(fs::exists(fs::path(dir) / (fs::path(prefix).filename().string() + "-notes.txt")));
   fs::remove_all(fs::path(prefix).parent_path());
 }
